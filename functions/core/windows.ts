@@ -43,8 +43,15 @@ export function session(gap: Duration): WindowSpec {
   return { type: 'session', gapMs };
 }
 
+/**
+ * The largest multiple of `step` ≤ t, correct for negative t (-1 → -step). `t % step` is exact in
+ * IEEE arithmetic, and so is subtracting it; the former `((t % step) + step) % step` rounded for
+ * fractional t just below a boundary (10 - 2⁻⁴⁹ stayed 10 - 2⁻⁴⁹ instead of 0) and returned -0
+ * for t = -0.
+ */
 function floorTo(t: number, step: number): number {
-  return t - (((t % step) + step) % step);
+  const r = t % step;
+  return r < 0 ? t - r - step : t - r;
 }
 
 /**
