@@ -19,6 +19,12 @@ export interface Aggregate<Acc = unknown, Out = unknown> {
   readonly maxStateBytes: number;
   /** Relative error bound of result() for sketches (0 for exact aggregates). */
   readonly relativeError: number;
+  /**
+   * Optional pre-check of a value: the reason add() would reject it, or undefined when it is
+   * acceptable. The mapper checks every value of an event before folding any of them, so an
+   * event with one bad value is rejected whole instead of being half-counted.
+   */
+  check?(value: unknown): string | undefined;
   zero(): Acc;
   /**
    * Fold one value in. `value` is values[field] from the job's map output (undefined for count).

@@ -1,0 +1,153 @@
+// DynamoDB access for window state and progress (layout in docs/CONTRACTS.md): consistent
+// batched reads, single-item conditional writes (no transactions: they cost 2× and the local
+// emulator has none), and the open-windows index. Counts its requests for metrics and tests.
+import {
+  BatchGetCommand,
+  DynamoDBDocumentClient,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  type QueryCommandInput,
+} from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { BucketProgress, MapperProgress } from '../core/progress';
+import { bucketSk, mapperSk, progressPk } from '../core/progress';
+import { OPEN_INDEX, type StoredItem } from '../core/state';
+import { backoffDelay, RetriesExhaustedError, sleep } from './retry';
+
+export interface ItemKey {
+  pk: string;
+  sk: string;
+}
+
+const BATCH_GET_MAX = 100;
+
+export class StateStore {
+  readonly requests = { get: 0, batchGet: 0, put: 0, query: 0, conflicts: 0 };
+
+  constructor(
+    private readonly dynamo: DynamoDBDocumentClient,
+    private readonly table: string,
+  ) {}
+
+  private async queryAll(input: QueryCommandInput): Promise<StoredItem[]> {
+    const items: StoredItem[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      this.requests.query++;
+      const page = await this.dynamo.send(new QueryCommand({ ...input, ...(start ? { ExclusiveStartKey: start } : {}) }));
+      items.push(...((page.Items ?? []) as StoredItem[]));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  /** The job's progress partition: mapper items (per input shard) and bucket items (per shuffle bucket). */
+  readProgress(job: string): Promise<StoredItem[]> {
+    return this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': progressPk(job) },
+      ConsistentRead: true,
+    });
+  }
+
+  async writeMapperProgress(job: string, progress: MapperProgress): Promise<void> {
+    this.requests.put++;
+    await this.dynamo.send(
+      new PutCommand({
+        TableName: this.table,
+        Item: {
+          pk: progressPk(job),
+          sk: mapperSk(progress.shardId),
+          ...(Number.isFinite(progress.maxEventTime) ? { maxEventTime: progress.maxEventTime } : {}),
+          updatedAt: progress.updatedAt,
+          pendingEnds: progress.pendingEnds,
+        },
+      }),
+    );
+  }
+
+  async writeBucketProgress(job: string, buckets: readonly BucketProgress[]): Promise<void> {
+    for (const bucket of buckets) {
+      this.requests.put++;
+      await this.dynamo.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: progressPk(job), sk: bucketSk(bucket.bucket), applied: bucket.applied, updatedAt: bucket.updatedAt },
+        }),
+      );
+    }
+  }
+
+  /** Strongly consistent reads of many items (100 per request; unprocessed keys retried). */
+  async getMany(keys: readonly ItemKey[]): Promise<Map<string, StoredItem>> {
+    const found = new Map<string, StoredItem>();
+    for (let i = 0; i < keys.length; i += BATCH_GET_MAX) {
+      let pending: ItemKey[] = keys.slice(i, i + BATCH_GET_MAX).map((k) => ({ pk: k.pk, sk: k.sk }));
+      for (let attempt = 0; pending.length > 0; attempt++) {
+        if (attempt >= 10) throw new RetriesExhaustedError('DynamoDB BatchGetItem', attempt, `${pending.length} keys unprocessed`);
+        if (attempt > 0) await sleep(backoffDelay(attempt));
+        this.requests.batchGet++;
+        const response = await this.dynamo.send(
+          new BatchGetCommand({ RequestItems: { [this.table]: { Keys: pending, ConsistentRead: true } } }),
+        );
+        for (const item of (response.Responses?.[this.table] ?? []) as StoredItem[]) found.set(itemId(String(item.pk), String(item.sk)), item);
+        pending = (response.UnprocessedKeys?.[this.table]?.Keys ?? []) as ItemKey[];
+      }
+    }
+    return found;
+  }
+
+  async get(key: ItemKey): Promise<StoredItem | undefined> {
+    this.requests.get++;
+    const response = await this.dynamo.send(new GetCommand({ TableName: this.table, Key: { pk: key.pk, sk: key.sk }, ConsistentRead: true }));
+    return response.Item as StoredItem | undefined;
+  }
+
+  /**
+   * Write an item if nobody else wrote it since we read `expectedVersion` (undefined: it must not
+   * exist). Returns false on a lost race (the caller re-reads and folds again).
+   */
+  async putIfVersion(item: StoredItem, expectedVersion: number | undefined): Promise<boolean> {
+    this.requests.put++;
+    try {
+      await this.dynamo.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: item,
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : {
+                ConditionExpression: '#version = :version AND #status = :open',
+                ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
+                ExpressionAttributeValues: { ':version': expectedVersion, ':open': 'OPEN' },
+              }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException || (error as Error).name === 'ConditionalCheckFailedException') {
+        this.requests.conflicts++;
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  /** Keys of items in one open-index partition whose close time has come. */
+  async dueItems(partition: string, watermark: number): Promise<ItemKey[]> {
+    const bound = Number.isFinite(watermark) ? watermark : watermark > 0 ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
+    const items = await this.queryAll({
+      TableName: this.table,
+      IndexName: OPEN_INDEX,
+      KeyConditionExpression: 'openPk = :p AND closeAt <= :wm',
+      ExpressionAttributeValues: { ':p': partition, ':wm': bound },
+    });
+    return items.map((item) => ({ pk: String(item.pk), sk: String(item.sk) }));
+  }
+}
+
+export function itemId(pk: string, sk: string): string {
+  return `${pk}\u0000${sk}`;
+}

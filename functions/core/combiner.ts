@@ -1,0 +1,299 @@
+// The mapper's core: one input batch → partials per state item, plus rejected and late events.
+// decode → validate (schema) → event time → map → assign windows → combine, per DESIGN §1 and §4.
+//
+// Exactly-once rests on the origin ranges this produces (DESIGN §4): the batch is cut into
+// *segments* — contiguous runs of the shard — at every `cutAfter` position (the ends of earlier
+// attempts that may have been partly emitted), so that no partial's range ever straddles a range
+// the reducer may already have applied. Each segment yields at most one partial per state item.
+import type { AnyAggregate, Json } from './aggregates/types';
+import { decodeInto, DecodedEvent, InputRecord, Rejection } from './codec';
+import { checkEventTimeSkew, parseEventTime } from './event-time';
+import type { Job, MappedValues } from './job';
+import type { Origin, Partial, WindowContribution } from './partial';
+import { iso, LateEventRecord, makeRejected, RejectedRecord } from './records';
+import { lateReasonFor, openWindowsFor } from './watermark';
+import { mergeSessions, Window } from './windows';
+
+/** Longest accepted result key (DynamoDB keys are ≤ 2 KiB; keys also land in S3 and SQL). */
+export const MAX_KEY_LENGTH = 512;
+
+export interface MapperBatchOptions {
+  /** The job watermark when the batch started (events for windows closed by it are late). */
+  watermark: number;
+  nowMs: number;
+  /** Sequence numbers after which a segment must end (earlier attempts' range ends). */
+  cutAfter?: readonly string[];
+}
+
+export interface Segment {
+  origin: Origin;
+  partials: Partial[];
+  /** Max valid event time up to the end of this segment (the batch's running max). */
+  maxEventTime: number | undefined;
+}
+
+export interface MapperOutput {
+  segments: Segment[];
+  rejected: RejectedRecord[];
+  late: LateEventRecord[];
+  /** Max event time of the valid events in the batch (undefined when none). */
+  maxEventTime: number | undefined;
+  stats: { records: number; events: number; rejected: number; late: number; partials: number };
+}
+
+/** Accumulation slot of one window: the single raw event until a second one arrives. */
+interface Slot {
+  start: number;
+  end: number;
+  n: number;
+  rawT: number;
+  rawValues: MappedValues | undefined;
+  accs: unknown[] | undefined;
+}
+
+export class MapperBatch {
+  private readonly aggregates: readonly AnyAggregate[];
+  private readonly names: readonly string[];
+  private readonly sessionGap: number | undefined;
+  private readonly cuts: bigint[];
+  private cutIndex = 0;
+
+  private segments: Segment[] = [];
+  private segFirst: string | undefined;
+  private segLast: string | undefined;
+  private windowed = new Map<string, Map<number, Slot>>();
+  private sessions = new Map<string, Slot[]>();
+
+  private readonly events: DecodedEvent[] = [];
+  private readonly rejections: Rejection[] = [];
+  private readonly rejected: RejectedRecord[] = [];
+  private readonly late: LateEventRecord[] = [];
+  private maxEventTime: number | undefined;
+  private readonly stats = { records: 0, events: 0, rejected: 0, late: 0, partials: 0 };
+
+  constructor(
+    private readonly job: Job<unknown, MappedValues>,
+    private readonly shardId: string,
+    private readonly options: MapperBatchOptions,
+  ) {
+    this.names = Object.keys(job.aggregates);
+    this.aggregates = this.names.map((name) => job.aggregates[name] as AnyAggregate);
+    this.sessionGap = job.window.type === 'session' ? job.window.gapMs : undefined;
+    this.cuts = [...(options.cutAfter ?? [])].map((s) => BigInt(s)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  }
+
+  /** Fold one Kinesis record (plain or KPL-aggregated) into the batch. Never throws for bad data. */
+  add(record: InputRecord): void {
+    this.stats.records++;
+    this.maybeCut(record.sequenceNumber);
+    this.segFirst ??= record.sequenceNumber;
+    this.segLast = record.sequenceNumber;
+
+    this.events.length = 0;
+    this.rejections.length = 0;
+    decodeInto(record, this.events, this.rejections);
+    for (const r of this.rejections) this.reject(r.reason, r.position.seq, r.position.sub, r.partitionKey, r.raw);
+    for (const event of this.events) this.addEvent(event, record);
+  }
+
+  /** Close the batch: the partials of every segment, the rejects and the late events. */
+  finish(): MapperOutput {
+    this.closeSegment();
+    return {
+      segments: this.segments,
+      rejected: this.rejected,
+      late: this.late,
+      maxEventTime: this.maxEventTime,
+      stats: this.stats,
+    };
+  }
+
+  private maybeCut(seq: string): void {
+    if (this.cutIndex >= this.cuts.length || this.segLast === undefined) return;
+    const position = BigInt(seq);
+    // Skip cut points at or before the segment's last record that a new record passes: the
+    // segment must end at the last record ≤ cut point.
+    let cut = false;
+    while (this.cutIndex < this.cuts.length && (this.cuts[this.cutIndex] as bigint) < position) {
+      if ((this.cuts[this.cutIndex] as bigint) >= BigInt(this.segLast)) cut = true;
+      this.cutIndex++;
+    }
+    if (cut) this.closeSegment();
+  }
+
+  private closeSegment(): void {
+    if (this.segFirst === undefined || this.segLast === undefined) return;
+    const partials: Partial[] = [];
+    for (const [key, byStart] of this.windowed) {
+      for (const slot of byStart.values()) partials.push({ key, windows: [this.contribution(slot)] });
+    }
+    for (const [key, slots] of this.sessions) {
+      const merged = mergeSessions(
+        slots.map((slot) => ({ start: slot.start, end: slot.end, value: slot })),
+        (into, from) => this.mergeSlots(into, from),
+      );
+      partials.push({ key, windows: merged.map((m) => this.contribution({ ...m.value, start: m.start, end: m.end })) });
+    }
+    this.stats.partials += partials.length;
+    this.segments.push({ origin: { shardId: this.shardId, first: this.segFirst, last: this.segLast }, partials, maxEventTime: this.maxEventTime });
+    this.windowed = new Map();
+    this.sessions = new Map();
+    this.segFirst = undefined;
+    this.segLast = undefined;
+  }
+
+  private contribution(slot: Slot): WindowContribution {
+    if (slot.accs === undefined) {
+      return { start: slot.start, end: slot.end, n: slot.n, raw: { t: slot.rawT, values: slot.rawValues ?? {} } };
+    }
+    const accs: Json[] = this.aggregates.map((agg, i) => agg.encode(slot.accs?.[i]));
+    return { start: slot.start, end: slot.end, n: slot.n, accs };
+  }
+
+  private reject(reason: string, seq: string, sub: number, partitionKey: string, raw: Buffer): void {
+    this.stats.rejected++;
+    this.rejected.push(
+      makeRejected({ job: this.job.name, reason, shardId: this.shardId, seq, sub, partitionKey, raw, nowMs: this.options.nowMs }),
+    );
+  }
+
+  private addEvent(decoded: DecodedEvent, record: InputRecord): void {
+    const { seq, sub } = decoded.position;
+    const rejectEvent = (reason: string) =>
+      this.reject(reason, seq, sub, decoded.partitionKey, Buffer.from(JSON.stringify(decoded.value) ?? '', 'utf8'));
+
+    const parsed = this.job.schema.safeParse(decoded.value);
+    if (!parsed.success) {
+      rejectEvent(`schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+      return;
+    }
+    const event = parsed.data;
+
+    let t: number;
+    let pairs: (readonly [string, MappedValues])[];
+    try {
+      const time = parseEventTime(this.job.eventTime(event));
+      if (!time.ok) return rejectEvent(`event time: ${time.reason}`);
+      t = time.ms;
+      const skew = checkEventTimeSkew(t, this.options.nowMs, this.job.maxFutureSkewMs);
+      if (skew) return rejectEvent(`event time: ${skew}`);
+      pairs = Array.from(this.job.map(event));
+    } catch (error) {
+      // User code (eventTime/map) throwing on an event is deterministic: retrying cannot help.
+      return rejectEvent(`job code threw: ${(error as Error)?.message ?? String(error)}`);
+    }
+    for (const [key, values] of pairs) {
+      if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+        return rejectEvent(`map produced an invalid key ${JSON.stringify(key)}: keys must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
+      }
+      if (values === null || typeof values !== 'object') return rejectEvent(`map produced values that are not an object for key '${key}'`);
+      for (let i = 0; i < this.aggregates.length; i++) {
+        const agg = this.aggregates[i] as AnyAggregate;
+        if (agg.check && agg.field !== undefined) {
+          const problem = agg.check(values[agg.field]);
+          if (problem) return rejectEvent(`${this.names[i]}: ${problem}`);
+        }
+      }
+    }
+
+    this.stats.events++;
+    if (this.maxEventTime === undefined || t > this.maxEventTime) this.maxEventTime = t;
+    const { open, closed } = openWindowsFor(this.job.window, t, this.job.allowedLatenessMs, this.options.watermark);
+    for (const window of closed) {
+      for (const [key] of pairs) this.recordLate(key, window, t, decoded, record);
+    }
+    if (open.length === 0) return;
+    for (const [key, values] of pairs) {
+      if (this.sessionGap !== undefined) this.addSession(key, open[0] as Window, t, values);
+      else for (const window of open) this.addWindowed(key, window, t, values);
+    }
+  }
+
+  private recordLate(key: string, window: Window, t: number, decoded: DecodedEvent, record: InputRecord): void {
+    this.stats.late++;
+    this.late.push({
+      kind: 'event',
+      job: this.job.name,
+      key,
+      windowStart: iso(window.start),
+      windowEnd: iso(window.end),
+      eventTime: iso(t),
+      watermark: Number.isFinite(this.options.watermark) ? iso(this.options.watermark) : null,
+      reason: lateReasonFor(window, this.job.allowedLatenessMs, this.options.watermark),
+      shardId: record.shardId,
+      sequenceNumber: decoded.position.seq,
+      subSequenceNumber: decoded.position.sub,
+      event: decoded.value,
+      lateAt: iso(this.options.nowMs),
+    });
+  }
+
+  private addWindowed(key: string, window: Window, t: number, values: MappedValues): void {
+    let byStart = this.windowed.get(key);
+    if (byStart === undefined) {
+      byStart = new Map();
+      this.windowed.set(key, byStart);
+    }
+    const slot = byStart.get(window.start);
+    if (slot === undefined) {
+      byStart.set(window.start, { start: window.start, end: window.end, n: 1, rawT: t, rawValues: values, accs: undefined });
+    } else {
+      this.addToSlot(slot, t, values);
+    }
+  }
+
+  private addSession(key: string, proto: Window, t: number, values: MappedValues): void {
+    let slots = this.sessions.get(key);
+    if (slots === undefined) {
+      slots = [];
+      this.sessions.set(key, slots);
+    }
+    // Within a batch a key has few sessions; merging happens once, in closeSegment.
+    const hit = slots.find((s) => s.start <= proto.end && proto.start <= s.end);
+    if (hit === undefined) {
+      slots.push({ start: proto.start, end: proto.end, n: 1, rawT: t, rawValues: values, accs: undefined });
+      return;
+    }
+    hit.start = Math.min(hit.start, proto.start);
+    hit.end = Math.max(hit.end, proto.end);
+    this.addToSlot(hit, t, values);
+  }
+
+  private materialize(slot: Slot): unknown[] {
+    if (slot.accs === undefined) {
+      const accs = this.aggregates.map((agg) => agg.zero());
+      const values = slot.rawValues ?? {};
+      for (let i = 0; i < this.aggregates.length; i++) {
+        const agg = this.aggregates[i] as AnyAggregate;
+        accs[i] = agg.add(accs[i], agg.field === undefined ? undefined : values[agg.field], slot.rawT);
+      }
+      slot.accs = accs;
+      slot.rawValues = undefined;
+    }
+    return slot.accs;
+  }
+
+  private addToSlot(slot: Slot, t: number, values: MappedValues): void {
+    const accs = this.materialize(slot);
+    for (let i = 0; i < this.aggregates.length; i++) {
+      const agg = this.aggregates[i] as AnyAggregate;
+      accs[i] = agg.add(accs[i], agg.field === undefined ? undefined : values[agg.field], t);
+    }
+    slot.n++;
+  }
+
+  private mergeSlots(into: Slot, from: Slot): Slot {
+    const a = this.materialize(into);
+    const b = this.materialize(from);
+    for (let i = 0; i < this.aggregates.length; i++) a[i] = (this.aggregates[i] as AnyAggregate).merge(a[i], b[i]);
+    into.n += from.n;
+    return into;
+  }
+}
+
+/** Map a whole batch in one call (tests and benchmarks; the handler feeds records one by one). */
+export function mapBatch(job: Job<unknown, MappedValues>, shardId: string, records: Iterable<InputRecord>, options: MapperBatchOptions): MapperOutput {
+  const batch = new MapperBatch(job, shardId, options);
+  for (const record of records) batch.add(record);
+  return batch.finish();
+}
