@@ -136,7 +136,10 @@ export function createCloser(config: CloserConfig, clients: Clients = createClie
     const read = await store.getMany(windows);
     const closable = [...read.values()]
       .map((stored) => fromStoredItem(job, stored))
-      .filter((item) => item.window && (itemCloseAt(job, item) ?? Number.POSITIVE_INFINITY) <= watermark);
+      .filter((item) => {
+        const closeAt = itemCloseAt(job, item);
+        return item.window !== undefined && closeAt !== undefined && closeAt <= watermark;
+      });
     const emittedAt = Date.now();
     await deliver(clients.firehose, config.resultsDelivery, closable.map((item) => windowResult(job, item, item.window as WindowAccumulation, true, emittedAt)));
     summary.emitted += closable.length;

@@ -89,6 +89,11 @@ export function groupPartials(job: Job, bundles: readonly Bundle[]): Group[] {
 }
 
 
+function currentResults(job: Job, item: WindowItem, nowMs: number): ResultRecord[] {
+  if (item.status !== 'OPEN') return [];
+  return (item.window ? [item.window] : (item.sessions ?? [])).map((acc) => windowResult(job, item, acc, false, nowMs));
+}
+
 export function createReducerHandler(config: ReducerConfig, clients: Clients = createClients()) {
   const { logger, metrics } = powertools('reducer', config.job.name);
   const store = new StateStore(clients.dynamo, config.stateTable);
@@ -132,9 +137,12 @@ export function createReducerHandler(config: ReducerConfig, clients: Clients = c
       const item = stored ? fromStoredItem(job, stored) : undefined;
       return { group, item, outcome: foldPartials(job, item, group.pk, group.sk, group.partials, watermark, nowMs) };
     });
-    for (const { outcome } of folded) {
+    for (const { item, outcome } of folded) {
       late.push(...outcome.late);
       duplicates += outcome.duplicates;
+      // A redelivered batch changes nothing, but its first delivery may have died between the
+      // write and the emission: emit the current result again (same version, deduplicated).
+      if (job.emit === 'update' && item && !outcome.changed && outcome.duplicates > 0) updates.push(...currentResults(job, item, nowMs));
     }
     await deliver(clients.firehose, config.lateDelivery, late);
     const lateAfterRaces: LatePartialRecord[] = [];
@@ -145,11 +153,7 @@ export function createReducerHandler(config: ReducerConfig, clients: Clients = c
       for (let attempt = 1; outcome.changed; attempt++) {
         writes++;
         if (await store.putIfVersion(toStoredItem(job, outcome.item, nowMs, config.closedRetentionDays), item?.version)) {
-          if (job.emit === 'update') {
-            for (const acc of outcome.item.window ? [outcome.item.window] : (outcome.item.sessions ?? [])) {
-              updates.push(windowResult(job, outcome.item, acc, false, nowMs));
-            }
-          }
+          if (job.emit === 'update') updates.push(...currentResults(job, outcome.item, nowMs));
           return;
         }
         if (attempt >= MAX_WRITE_ATTEMPTS) throw new Error(`state item ${group.pk} ${group.sk}: lost ${attempt} write races in a row; failing the batch so Lambda retries it`);

@@ -76,7 +76,9 @@ const scheduleArb = fc.record({
   reducerCrashes: fc.array(fc.record({ crash: fc.boolean(), writeMask: fc.integer({ min: 0, max: 2 ** 16 - 1 }) }), { minLength: 1, maxLength: 20 }),
 });
 
-function runSchedule(job: Job, events: readonly Ev[], schedule: fc.RecordValue<typeof scheduleArb> extends never ? never : { batchLengths: number[]; failures: { fail: boolean; emitMask: number; grow: number }[]; reducerBatch: number; reducerCrashes: { crash: boolean; writeMask: number }[] }) {
+type Schedule = typeof scheduleArb extends fc.Arbitrary<infer T> ? T : never;
+
+function runSchedule(job: Job, events: readonly Ev[], schedule: Schedule) {
   const records = events.map((e, i) => inputRecord(i, e));
   const log: Buffer[] = [];
   let pendingEnds: string[] = [];
