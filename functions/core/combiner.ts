@@ -55,6 +55,8 @@ export class MapperBatch {
   private readonly aggregates: readonly AnyAggregate[];
   private readonly names: readonly string[];
   private readonly sessionGap: number | undefined;
+  /** Indices of the aggregates that pre-check their values. */
+  private readonly checked: number[];
   private readonly cuts: bigint[];
   private cutIndex = 0;
 
@@ -79,6 +81,7 @@ export class MapperBatch {
     this.names = Object.keys(job.aggregates);
     this.aggregates = this.names.map((name) => job.aggregates[name] as AnyAggregate);
     this.sessionGap = job.window.type === 'session' ? job.window.gapMs : undefined;
+    this.checked = this.aggregates.flatMap((agg, i) => (agg.check && agg.field !== undefined ? [i] : []));
     this.cuts = [...(options.cutAfter ?? [])].map((s) => BigInt(s)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   }
 
@@ -157,55 +160,73 @@ export class MapperBatch {
     );
   }
 
-  private addEvent(decoded: DecodedEvent, record: InputRecord): void {
-    const { seq, sub } = decoded.position;
-    const rejectEvent = (reason: string) =>
-      this.reject(reason, seq, sub, decoded.partitionKey, Buffer.from(JSON.stringify(decoded.value) ?? '', 'utf8'));
+  private rejectEvent(decoded: DecodedEvent, reason: string): void {
+    this.reject(reason, decoded.position.seq, decoded.position.sub, decoded.partitionKey, Buffer.from(JSON.stringify(decoded.value) ?? '', 'utf8'));
+  }
 
+  /** Why the mapped pairs cannot be counted, or undefined when they all can. */
+  private invalidPairs(pairs: readonly (readonly [string, MappedValues])[]): string | undefined {
+    for (const [key, values] of pairs) {
+      if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
+        return `map produced an invalid key ${JSON.stringify(key)}: keys must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`;
+      }
+      if (values === null || typeof values !== 'object') return `map produced values that are not an object for key '${key}'`;
+      for (const i of this.checked) {
+        const agg = this.aggregates[i] as AnyAggregate;
+        const problem = (agg.check as (value: unknown) => string | undefined)(values[agg.field as string]);
+        if (problem) return `${this.names[i]}: ${problem}`;
+      }
+    }
+    return undefined;
+  }
+
+  private addEvent(decoded: DecodedEvent, record: InputRecord): void {
     const parsed = this.job.schema.safeParse(decoded.value);
     if (!parsed.success) {
-      rejectEvent(`schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+      this.rejectEvent(decoded, `schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
       return;
     }
     const event = parsed.data;
 
     let t: number;
-    let pairs: (readonly [string, MappedValues])[];
+    let pairs: readonly (readonly [string, MappedValues])[];
     try {
       const time = parseEventTime(this.job.eventTime(event));
-      if (!time.ok) return rejectEvent(`event time: ${time.reason}`);
+      if (!time.ok) return this.rejectEvent(decoded, `event time: ${time.reason}`);
       t = time.ms;
       const skew = checkEventTimeSkew(t, this.options.nowMs, this.job.maxFutureSkewMs);
-      if (skew) return rejectEvent(`event time: ${skew}`);
-      pairs = Array.from(this.job.map(event));
+      if (skew) return this.rejectEvent(decoded, `event time: ${skew}`);
+      const mapped = this.job.map(event);
+      pairs = Array.isArray(mapped) ? mapped : Array.from(mapped);
     } catch (error) {
       // User code (eventTime/map) throwing on an event is deterministic: retrying cannot help.
-      return rejectEvent(`job code threw: ${(error as Error)?.message ?? String(error)}`);
+      return this.rejectEvent(decoded, `job code threw: ${(error as Error)?.message ?? String(error)}`);
     }
-    for (const [key, values] of pairs) {
-      if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
-        return rejectEvent(`map produced an invalid key ${JSON.stringify(key)}: keys must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`);
-      }
-      if (values === null || typeof values !== 'object') return rejectEvent(`map produced values that are not an object for key '${key}'`);
-      for (let i = 0; i < this.aggregates.length; i++) {
-        const agg = this.aggregates[i] as AnyAggregate;
-        if (agg.check && agg.field !== undefined) {
-          const problem = agg.check(values[agg.field]);
-          if (problem) return rejectEvent(`${this.names[i]}: ${problem}`);
-        }
-      }
-    }
+    const invalid = this.invalidPairs(pairs);
+    if (invalid) return this.rejectEvent(decoded, invalid);
 
     this.stats.events++;
     if (this.maxEventTime === undefined || t > this.maxEventTime) this.maxEventTime = t;
-    const { open, closed } = openWindowsFor(this.job.window, t, this.job.allowedLatenessMs, this.options.watermark);
+    const spec = this.job.window;
+    if (spec.type === 'tumbling') {
+      // Hot path (no window arrays): the one window and whether it has closed.
+      const start = t - (((t % spec.sizeMs) + spec.sizeMs) % spec.sizeMs);
+      const end = start + spec.sizeMs;
+      if (end + this.job.allowedLatenessMs <= this.options.watermark) {
+        for (const [key] of pairs) this.recordLate(key, { start, end }, t, decoded, record);
+        return;
+      }
+      for (const [key, values] of pairs) this.addWindowed(key, start, end, t, values);
+      return;
+    }
+    const { open, closed } = openWindowsFor(spec, t, this.job.allowedLatenessMs, this.options.watermark);
     for (const window of closed) {
       for (const [key] of pairs) this.recordLate(key, window, t, decoded, record);
     }
     if (open.length === 0) return;
     for (const [key, values] of pairs) {
       if (this.sessionGap !== undefined) this.addSession(key, open[0] as Window, t, values);
-      else for (const window of open) this.addWindowed(key, window, t, values);
+      else for (const window of open) this.addWindowed(key, window.start, window.end, t, values);
     }
   }
 
@@ -228,15 +249,15 @@ export class MapperBatch {
     });
   }
 
-  private addWindowed(key: string, window: Window, t: number, values: MappedValues): void {
+  private addWindowed(key: string, start: number, end: number, t: number, values: MappedValues): void {
     let byStart = this.windowed.get(key);
     if (byStart === undefined) {
       byStart = new Map();
       this.windowed.set(key, byStart);
     }
-    const slot = byStart.get(window.start);
+    const slot = byStart.get(start);
     if (slot === undefined) {
-      byStart.set(window.start, { start: window.start, end: window.end, n: 1, rawT: t, rawValues: values, accs: undefined });
+      byStart.set(start, { start, end, n: 1, rawT: t, rawValues: values, accs: undefined });
     } else {
       this.addToSlot(slot, t, values);
     }

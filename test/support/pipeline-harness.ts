@@ -9,7 +9,6 @@ import {
   DescribeStreamSummaryCommand,
   GetRecordsCommand,
   GetShardIteratorCommand,
-  KinesisClient,
   ListShardsCommand,
   PutRecordsCommand,
   type _Record,
@@ -42,6 +41,7 @@ interface Cursor {
 }
 
 const BUCKET = 'riffle-test-output';
+const MAX_PAYLOAD_BYTES = 6 * 1024 * 1024;
 
 export class PipelineHarness {
   server!: LocalServer;
@@ -214,7 +214,16 @@ export class PipelineHarness {
       await this.fill(cursor, stream);
       while (cursor.buffer.length > 0) {
         if (options.maxInvocations !== undefined && invocations >= options.maxInvocations) return invocations;
-        const batch = cursor.buffer.slice(0, batchSize);
+        // Lambda caps a batch's invocation payload at 6 MB, whatever the batch size.
+        let bytes = 0;
+        let take = 0;
+        while (take < Math.min(batchSize, cursor.buffer.length)) {
+          const size = Math.ceil(((cursor.buffer[take]!.Data as Uint8Array).length * 4) / 3) + 400;
+          if (take > 0 && bytes + size > MAX_PAYLOAD_BYTES) break;
+          bytes += size;
+          take++;
+        }
+        const batch = cursor.buffer.slice(0, take);
         const event: KinesisStreamEvent = {
           Records: batch.map((r) =>
             kinesisStreamRecord({

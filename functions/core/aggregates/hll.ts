@@ -271,7 +271,7 @@ export function distinct(field: string): Aggregate<HllAcc, number> {
       const prev = sparse.get(index);
       if (prev === undefined || r > prev) {
         sparse.set(index, r);
-        if (sparse.size > SPARSE_LIMIT) toDense(acc);
+        if (sparse.size >= SPARSE_LIMIT) toDense(acc);
       }
       return acc;
     },

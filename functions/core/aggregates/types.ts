@@ -35,12 +35,12 @@ export interface Aggregate<Acc = unknown, Out = unknown> {
   add(acc: Acc, value: unknown, eventTime: number): Acc;
   /** Merge `b` into `a`. May mutate and return `a`; never mutates `b`. */
   merge(a: Acc, b: Acc): Acc;
-  /** The output value written to results (JSON-compatible). */
-  result(acc: Acc): Json;
+  /** The output value written to results; must be JSON-serializable. */
+  result(acc: Acc): Out;
   encode(acc: Acc): Json;
   decode(json: Json): Acc;
 }
 
 // Any aggregate, whatever its accumulator type.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyAggregate = Aggregate<any, unknown>;
+export type AnyAggregate = Aggregate<any, any>;

@@ -54,7 +54,7 @@ function moments(
       }
       const n = a.n + b.n;
       const d = b.mean - a.mean;
-      a.m2 += b.m2 + ((d * d * a.n) / n);
+      a.m2 += b.m2 + ((d * d * a.n) / n) * b.n;
       a.mean += (d * b.n) / n;
       a.n = n;
       return a;
