@@ -1,0 +1,270 @@
+// Output storage and delivery (DESIGN §5, docs/CONTRACTS.md "Output records").
+// OutputBucket: the stack's S3 bucket — private, TLS-only, SSE-S3, access-logged, with lifecycle
+// rules for the diagnostic prefixes and request metrics the failure alarms read.
+// JobDelivery: one job's three Firehose delivery streams (results, late, rejected): GZIP JSON lines,
+// partitioned by window time with dynamic partitioning (JQ), error output under errors/, SSE, and a
+// role per stream that can write only its own prefixes.
+import { ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import { Construct } from 'constructs';
+
+export type OutputKind = 'results' | 'late' | 'rejected';
+export const OUTPUT_KINDS: readonly OutputKind[] = ['results', 'late', 'rejected'];
+
+/** Top-level prefixes of the bucket. */
+export const PREFIX = {
+  results: 'results/',
+  late: 'late/',
+  rejected: 'rejected/',
+  /** Where Lambda writes ESM on-failure records: AWS's own layout aws/lambda/<esm-uuid>/<shardId>/… ("failed/" in DESIGN §5). */
+  failed: 'aws/lambda/',
+  /** Firehose error output (records it could not partition or deliver). */
+  errors: 'errors/',
+  athenaResults: 'athena-results/',
+} as const;
+
+/** The field each output is partitioned by (an ISO-8601 UTC string in every record). */
+export const PARTITION_FIELD: Readonly<Record<OutputKind, string>> = {
+  results: 'windowStart',
+  late: 'windowStart',
+  rejected: 'rejectedAt',
+};
+
+/** JQ 1.6 query extracting the dt (YYYY-MM-DD) and hour (HH) partition keys from the record's time field. */
+export function partitionQuery(kind: OutputKind): string {
+  const field = PARTITION_FIELD[kind];
+  return `{dt: .${field}[0:10], hour: .${field}[11:13]}`;
+}
+
+/** S3 prefix of a job's output, e.g. results/job=sensor-averages/dt=…/hour=…/ (CONTRACTS.md). */
+export function outputPrefix(kind: OutputKind, job: string): string {
+  return `${kind}/job=${job}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`;
+}
+
+/** Where Firehose puts records it could not deliver to outputPrefix. */
+export function errorOutputPrefix(kind: OutputKind): string {
+  return `${PREFIX.errors}${kind}/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/`;
+}
+
+/** IDs of the S3 request-metrics filters the operations alarms read. */
+export const METRICS_FILTER = { failed: 'failed', deliveryErrors: 'delivery-errors' } as const;
+
+export interface OutputBucketProps {
+  /** @default 30 */
+  readonly rejectedRetentionDays?: number;
+  /** @default 30 */
+  readonly lateRetentionDays?: number;
+  /** ESM on-failure records and Firehose error output. @default 14 */
+  readonly failedRetentionDays?: number;
+  /** @default 7 */
+  readonly queryResultsRetentionDays?: number;
+  /** @default 90 */
+  readonly accessLogRetentionDays?: number;
+  /** Applies to both buckets; DESTROY fails on a non-empty bucket (no auto-delete custom resource). @default RemovalPolicy.RETAIN */
+  readonly removalPolicy?: RemovalPolicy;
+}
+
+export class OutputBucket extends Construct {
+  /** Results, late, rejected, ESM failures, Firehose errors and Athena results. */
+  public readonly bucket: s3.Bucket;
+  /** Receives the server access logs of `bucket`. */
+  public readonly accessLogsBucket: s3.Bucket;
+
+  constructor(scope: Construct, id: string, props: OutputBucketProps = {}) {
+    super(scope, id);
+    const removalPolicy = props.removalPolicy ?? RemovalPolicy.RETAIN;
+    const secure = {
+      encryption: s3.BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      removalPolicy,
+    } satisfies s3.BucketProps;
+    const days = (value: number | undefined, fallback: number): Duration => Duration.days(value ?? fallback);
+
+    this.accessLogsBucket = new s3.Bucket(this, 'AccessLogs', {
+      ...secure,
+      lifecycleRules: [{ id: 'expire-access-logs', expiration: days(props.accessLogRetentionDays, 90) }],
+    });
+    this.bucket = new s3.Bucket(this, 'Bucket', {
+      ...secure,
+      serverAccessLogsBucket: this.accessLogsBucket,
+      serverAccessLogsPrefix: 'riffle/',
+      // results/ is the product and stays; every other prefix is diagnostics with a shelf life.
+      lifecycleRules: [
+        { id: 'expire-rejected', prefix: PREFIX.rejected, expiration: days(props.rejectedRetentionDays, 30) },
+        { id: 'expire-late', prefix: PREFIX.late, expiration: days(props.lateRetentionDays, 30) },
+        { id: 'expire-failed', prefix: PREFIX.failed, expiration: days(props.failedRetentionDays, 14) },
+        { id: 'expire-delivery-errors', prefix: PREFIX.errors, expiration: days(props.failedRetentionDays, 14) },
+        { id: 'expire-athena-results', prefix: PREFIX.athenaResults, expiration: days(props.queryResultsRetentionDays, 7) },
+        { id: 'abort-incomplete-uploads', abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+      // Request metrics per prefix: the only per-prefix signal of "an object was written to
+      // failed/" that needs no code (Lambda itself writes ESM failures; no function runs).
+      metrics: [
+        { id: METRICS_FILTER.failed, prefix: PREFIX.failed },
+        { id: METRICS_FILTER.deliveryErrors, prefix: PREFIX.errors },
+      ],
+    });
+  }
+
+  /**
+   * The on-failure destination for a Kinesis event source mapping: this bucket, writable by the
+   * function only under aws/lambda/ (S3OnFailureDestination would grant read/write on the whole bucket).
+   */
+  public failedBatchesDestination(): lambda.IEventSourceDlq {
+    return new FailedBatchesDestination(this.bucket);
+  }
+}
+
+/** ESM on-failure destination in S3 with the two permissions Lambda documents: s3:PutObject and s3:ListBucket. */
+class FailedBatchesDestination implements lambda.IEventSourceDlq {
+  constructor(private readonly bucket: s3.IBucket) {}
+
+  public bind(_target: lambda.IEventSourceMapping, targetHandler: lambda.IFunction): lambda.DlqDestinationConfig {
+    iam.Grant.addToPrincipal({ grantee: targetHandler, actions: ['s3:ListBucket'], resourceArns: [this.bucket.bucketArn] });
+    iam.Grant.addToPrincipal({ grantee: targetHandler, actions: ['s3:PutObject'], resourceArns: [this.bucket.arnForObjects(`${PREFIX.failed}*`)] });
+    const bucket = this.bucket.node.defaultChild;
+    if (targetHandler.role && bucket instanceof CfnElement) {
+      Validations.of(targetHandler.role).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${Stack.of(bucket).getLogicalId(bucket)}.Arn>/${PREFIX.failed}*]`,
+        reason: 'Lambda names the on-failure objects itself (aws/lambda/<esm-uuid>/<shard>/<date>/…); the wildcard is limited to that prefix of this stack\'s bucket, write-only.',
+      });
+    }
+    return { destination: this.bucket.bucketArn };
+  }
+}
+
+export interface JobDeliveryProps {
+  readonly job: string;
+  readonly bucket: s3.IBucket;
+  /** How long Firehose buffers before writing; 60–900 s with dynamic partitioning. @default Duration.seconds(60) */
+  readonly bufferingInterval?: Duration;
+  /** Buffer size in MiB; 64–128 with dynamic partitioning. @default 64 */
+  readonly bufferingSizeMb?: number;
+  /** Retention of the delivery error log group. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+}
+
+export class JobDelivery extends Construct {
+  public readonly deliveryStreams: Readonly<Record<OutputKind, firehose.CfnDeliveryStream>>;
+  /** One role per delivery stream, each limited to that stream's prefixes. */
+  public readonly roles: Readonly<Record<OutputKind, iam.Role>>;
+  /** Firehose's delivery error log (one log stream per output). */
+  public readonly logGroup: logs.LogGroup;
+
+  constructor(scope: Construct, id: string, props: JobDeliveryProps) {
+    super(scope, id);
+    const stack = Stack.of(this);
+    const intervalSeconds = (props.bufferingInterval ?? Duration.seconds(60)).toSeconds();
+    const sizeMb = props.bufferingSizeMb ?? 64;
+    // AWS rejects smaller buffers when dynamic partitioning is on; fail at synth instead of at deploy.
+    if (intervalSeconds < 60 || intervalSeconds > 900) throw new Error(`JobDelivery(${props.job}): bufferingInterval must be 60–900 s with dynamic partitioning, got ${intervalSeconds} s`);
+    if (sizeMb < 64 || sizeMb > 128) throw new Error(`JobDelivery(${props.job}): bufferingSizeMb must be 64–128 with dynamic partitioning, got ${sizeMb}`);
+
+    this.logGroup = new logs.LogGroup(this, 'Logs', {
+      retention: props.logRetention ?? logs.RetentionDays.ONE_MONTH,
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+
+    const streams: Partial<Record<OutputKind, firehose.CfnDeliveryStream>> = {};
+    const roles: Partial<Record<OutputKind, iam.Role>> = {};
+    for (const kind of OUTPUT_KINDS) {
+      const Kind = kind[0]!.toUpperCase() + kind.slice(1);
+      const logStream = new logs.LogStream(this, `${Kind}LogStream`, {
+        logGroup: this.logGroup,
+        logStreamName: kind,
+        removalPolicy: RemovalPolicy.DESTROY,
+      });
+      const role = new iam.Role(this, `${Kind}Role`, {
+        assumedBy: new iam.ServicePrincipal('firehose.amazonaws.com', {
+          // Only Firehose acting for this account may assume it (confused-deputy guard; Firehose
+          // passes the account ID as external ID, as in its documented trust policy).
+          conditions: { StringEquals: { 'sts:ExternalId': stack.account } },
+        }),
+        description: `Firehose delivery of ${kind}/ for job ${props.job}`,
+      });
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:GetBucketLocation', 's3:ListBucket', 's3:ListBucketMultipartUploads'],
+        resources: [props.bucket.bucketArn],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['s3:PutObject', 's3:GetObject', 's3:AbortMultipartUpload'],
+        resources: [props.bucket.arnForObjects(`${kind}/job=${props.job}/*`), props.bucket.arnForObjects(`${PREFIX.errors}${kind}/*`)],
+      }));
+      role.addToPolicy(new iam.PolicyStatement({
+        actions: ['logs:PutLogEvents'],
+        resources: [stack.formatArn({
+          service: 'logs',
+          resource: 'log-group',
+          resourceName: `${this.logGroup.logGroupName}:log-stream:${logStream.logStreamName}`,
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        })],
+      }));
+
+      // L1: the L2 S3 destination grants read/write on the whole bucket; this one stays in its prefixes.
+      const stream = new firehose.CfnDeliveryStream(this, `${Kind}Stream`, {
+        deliveryStreamType: 'DirectPut',
+        deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
+        extendedS3DestinationConfiguration: {
+          bucketArn: props.bucket.bucketArn,
+          roleArn: role.roleArn,
+          prefix: outputPrefix(kind, props.job),
+          errorOutputPrefix: errorOutputPrefix(kind),
+          compressionFormat: 'GZIP',
+          bufferingHints: { intervalInSeconds: intervalSeconds, sizeInMBs: sizeMb },
+          dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
+          // No AppendDelimiterToRecord: functions send one JSON object + '\n' per record, so the
+          // objects are JSON lines on LocalStack too, which ignores processors.
+          processingConfiguration: {
+            enabled: true,
+            processors: [{
+              type: 'MetadataExtraction',
+              parameters: [
+                { parameterName: 'MetadataExtractionQuery', parameterValue: partitionQuery(kind) },
+                { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
+              ],
+            }],
+          },
+          // Objects take the bucket's default encryption (SSE-S3).
+          encryptionConfiguration: { noEncryptionConfig: 'NoEncryption' },
+          cloudWatchLoggingOptions: { enabled: true, logGroupName: this.logGroup.logGroupName, logStreamName: logStream.logStreamName },
+        },
+      });
+      const bucketElement = props.bucket.node.defaultChild;
+      if (bucketElement instanceof CfnElement) {
+        const bucketRef = `<${stack.getLogicalId(bucketElement)}.Arn>`;
+        for (const pattern of [`${kind}/job=${props.job}/*`, `${PREFIX.errors}${kind}/*`]) {
+          Validations.of(role).acknowledge({
+            id: `AwsSolutions-IAM5[Resource::${bucketRef}/${pattern}]`,
+            reason: `Firehose names the objects it writes; the wildcard is limited to this delivery stream's own prefix (${pattern}) of this stack's bucket.`,
+          });
+        }
+      }
+      // Firehose checks its role when the stream is created: the policy must exist first.
+      stream.node.addDependency(role);
+      streams[kind] = stream;
+      roles[kind] = role;
+    }
+    this.deliveryStreams = streams as Record<OutputKind, firehose.CfnDeliveryStream>;
+    this.roles = roles as Record<OutputKind, iam.Role>;
+  }
+
+  /** Name of a delivery stream (what the functions' RIFFLE_*_DELIVERY variables hold). */
+  public deliveryStreamName(kind: OutputKind): string {
+    return this.deliveryStreams[kind].ref;
+  }
+
+  /** Allow `grantee` to put records into the given delivery streams, and nothing else. */
+  public grantPut(grantee: iam.IGrantable, ...kinds: OutputKind[]): iam.Grant {
+    return iam.Grant.addToPrincipal({
+      grantee,
+      actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+      resourceArns: kinds.map((kind) => this.deliveryStreams[kind].attrArn),
+    });
+  }
+}

@@ -1,0 +1,225 @@
+// RiffleJob: one job wired end to end (DESIGN §1) — mapper on the input stream, reducer on the
+// job's shuffle stream, closer on a one-minute schedule (and invoked by the reducer), with the
+// environment of docs/CONTRACTS.md and grants limited to the resources each function uses.
+// The streams, table, bucket and delivery streams are passed in: the stack owns what jobs share.
+import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import { Construct } from 'constructs';
+import { ENV } from '../../functions/commons/env';
+import type { JobDescriptor } from '../config';
+import type { JobDelivery } from './delivery';
+import { RiffleFunction } from './riffle-function';
+
+export type FunctionRole = 'mapper' | 'reducer' | 'closer';
+
+/**
+ * Powertools settings; the operations alarms depend on them (CONTRACTS.md "Metrics"). The service
+ * name is per role, as functions/commons/powertools.ts sets it: it becomes the `service` dimension.
+ */
+export const POWERTOOLS = {
+  metricsNamespace: 'Riffle',
+  serviceName: (role: FunctionRole): string => `riffle-${role}`,
+} as const;
+
+/** Sizing of a function and the event source mapping that feeds it. */
+export interface StreamConsumerOptions {
+  /** Records per invocation (1–10000). */
+  readonly batchSize?: number;
+  /** How long the ESM gathers records before invoking (0–300 s). */
+  readonly maxBatchingWindow?: Duration;
+  readonly memorySize?: number;
+  readonly timeout?: Duration;
+}
+
+export interface ReducerOptions extends StreamConsumerOptions {
+  /** Concurrent batches per shuffle shard (1–10). The reducer may exceed 1: its partitions are keys. */
+  readonly parallelizationFactor?: number;
+}
+
+export interface CloserOptions {
+  readonly memorySize?: number;
+  readonly timeout?: Duration;
+  /**
+   * Reserved concurrency, or null for none (accounts whose concurrency limit is 10 cannot reserve).
+   * One closer at a time suffices; its conditional writes make more safe, but wasteful. @default 1
+   */
+  readonly reservedConcurrency?: number | null;
+}
+
+export interface RiffleJobProps {
+  readonly job: JobDescriptor;
+  /** The source's input stream (shared by the jobs of a source). */
+  readonly inputStream: kinesis.IStream;
+  /** This job's shuffle stream. */
+  readonly shuffleStream: kinesis.IStream;
+  readonly stateTable: dynamodb.ITable;
+  readonly delivery: JobDelivery;
+  /** Where the mapper's and reducer's ESMs send batches that exhausted their retries. */
+  readonly onFailure: lambda.IEventSourceDlq;
+  /** RIFFLE_SHUFFLE_BUCKETS. @default 8 */
+  readonly shuffleBuckets?: number;
+  /** @default { batchSize: 1000, maxBatchingWindow: 1 s, memorySize: 1024, timeout: 60 s } */
+  readonly mapper?: StreamConsumerOptions;
+  /** @default { batchSize: 1000, maxBatchingWindow: 5 s, parallelizationFactor: 1, memorySize: 1024, timeout: 60 s } */
+  readonly reducer?: ReducerOptions;
+  /** @default { memorySize: 512, timeout: 60 s, reservedConcurrency: 1 } */
+  readonly closer?: CloserOptions;
+  /** Retries of a failed batch (mapper and reducer ESMs); finite so a poison batch cannot stall a shard. @default 10 */
+  readonly retryAttempts?: number;
+  /** Records older than this go to the on-failure destination. @default Duration.hours(1) */
+  readonly maxRecordAge?: Duration;
+  /** RIFFLE_CLOSED_RETENTION_DAYS. @default 7 */
+  readonly closedRetentionDays?: number;
+  /** Retention of the functions' log groups. @default logs.RetentionDays.ONE_MONTH */
+  readonly logRetention?: logs.RetentionDays;
+  /** POWERTOOLS_LOG_LEVEL. @default 'INFO' */
+  readonly logLevel?: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+}
+
+export class RiffleJob extends Construct {
+  public readonly mapper: RiffleFunction;
+  public readonly reducer: RiffleFunction;
+  public readonly closer: RiffleFunction;
+  public readonly mapperEventSource: KinesisEventSource;
+  public readonly reducerEventSource: KinesisEventSource;
+  public readonly closerSchedule: events.Rule;
+
+  constructor(scope: Construct, id: string, props: RiffleJobProps) {
+    super(scope, id);
+    const { job, delivery, stateTable } = props;
+    const retryAttempts = props.retryAttempts ?? 10;
+    const maxRecordAge = props.maxRecordAge ?? Duration.hours(1);
+    const environment = (role: FunctionRole, variables: Record<string, string>): Record<string, string> => ({
+      [ENV.job]: job.name,
+      [ENV.stateTable]: stateTable.tableName,
+      POWERTOOLS_SERVICE_NAME: POWERTOOLS.serviceName(role),
+      POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS.metricsNamespace,
+      POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
+      ...variables,
+    });
+
+    this.closer = new RiffleFunction(this, 'Closer', {
+      logRetention: props.logRetention,
+      entry: 'functions/closer.ts',
+      description: `Riffle ${job.name}: closes windows past the watermark and emits their final results`,
+      memorySize: props.closer?.memorySize ?? 512,
+      timeout: props.closer?.timeout,
+      reservedConcurrentExecutions: props.closer?.reservedConcurrency === null ? undefined : (props.closer?.reservedConcurrency ?? 1),
+      environment: environment('closer', {
+        [ENV.shuffleBuckets]: String(props.shuffleBuckets ?? 8),
+        [ENV.resultsDelivery]: delivery.deliveryStreamName('results'),
+        [ENV.closedRetentionDays]: String(props.closedRetentionDays ?? 7),
+      }),
+    });
+
+    this.mapper = new RiffleFunction(this, 'Mapper', {
+      logRetention: props.logRetention,
+      entry: 'functions/mapper.ts',
+      description: `Riffle ${job.name}: decodes, validates and maps input events into partials on the shuffle stream`,
+      memorySize: props.mapper?.memorySize,
+      timeout: props.mapper?.timeout,
+      environment: environment('mapper', {
+        [ENV.shuffleStream]: props.shuffleStream.streamName,
+        [ENV.shuffleBuckets]: String(props.shuffleBuckets ?? 8),
+        [ENV.lateDelivery]: delivery.deliveryStreamName('late'),
+        [ENV.rejectedDelivery]: delivery.deliveryStreamName('rejected'),
+      }),
+    });
+
+    this.reducer = new RiffleFunction(this, 'Reducer', {
+      logRetention: props.logRetention,
+      entry: 'functions/reducer.ts',
+      description: `Riffle ${job.name}: merges partials into window state exactly once`,
+      memorySize: props.reducer?.memorySize,
+      timeout: props.reducer?.timeout,
+      environment: environment('reducer', {
+        [ENV.shuffleBuckets]: String(props.shuffleBuckets ?? 8),
+        // Set in both emit modes (a handler may read it eagerly); only 'update' grants the put.
+        [ENV.resultsDelivery]: delivery.deliveryStreamName('results'),
+        [ENV.lateDelivery]: delivery.deliveryStreamName('late'),
+        [ENV.closerFunction]: this.closer.functionName,
+      }),
+    });
+
+    // Safety settings shared by both stream consumers (Solutions Constructs' defaults, made finite).
+    const safety = {
+      startingPosition: lambda.StartingPosition.TRIM_HORIZON,
+      bisectBatchOnError: true,
+      retryAttempts,
+      maxRecordAge,
+      reportBatchItemFailures: true,
+      onFailure: props.onFailure,
+    };
+    this.mapperEventSource = new KinesisEventSource(props.inputStream, {
+      ...safety,
+      batchSize: props.mapper?.batchSize ?? 1000,
+      maxBatchingWindow: props.mapper?.maxBatchingWindow ?? Duration.seconds(1),
+      // Always 1: per-shard order is what the exactly-once fence relies on (DESIGN §4).
+      parallelizationFactor: 1,
+    });
+    this.mapper.addEventSource(this.mapperEventSource);
+    this.reducerEventSource = new KinesisEventSource(props.shuffleStream, {
+      ...safety,
+      batchSize: props.reducer?.batchSize ?? 1000,
+      maxBatchingWindow: props.reducer?.maxBatchingWindow ?? Duration.seconds(5),
+      parallelizationFactor: props.reducer?.parallelizationFactor ?? 1,
+    });
+    this.reducer.addEventSource(this.reducerEventSource);
+
+    // The watermark advances with the input, not with time: the schedule closes windows when
+    // no new batches arrive. Missed or throttled ticks are harmless — the next one comes in a minute.
+    this.closerSchedule = new events.Rule(this, 'CloserSchedule', {
+      description: `Riffle ${job.name}: run the closer every minute`,
+      schedule: events.Schedule.rate(Duration.minutes(1)),
+      targets: [new targets.LambdaFunction(this.closer, { retryAttempts: 0, maxEventAge: Duration.minutes(1) })],
+    });
+    // Async invocations (schedule and reducer) queue behind the reserved concurrency of 1: drop
+    // stale ones instead of piling them up for hours.
+    this.closer.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
+
+    // Grants: each function gets what its row in CONTRACTS.md needs.
+    props.shuffleStream.grantWrite(this.mapper);
+    for (const fn of [this.mapper, this.reducer, this.closer]) stateTable.grantReadWriteData(fn);
+    delivery.grantPut(this.mapper, 'late', 'rejected');
+    delivery.grantPut(this.reducer, ...(job.emit === 'update' ? (['late', 'results'] as const) : (['late'] as const)));
+    delivery.grantPut(this.closer, 'results');
+    // Unqualified ARN only (grantInvoke would add <arn>:* for every version and alias).
+    this.reducer.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.closer.functionArn] }));
+
+    this.acknowledgeFindings(props);
+  }
+
+  /** cdk-nag findings that are intended here, each with its reason. */
+  private acknowledgeFindings(props: RiffleJobProps): void {
+    // Acknowledgements are per finding (cdk-nag 3), and a finding names the resource by logical ID.
+    const table = props.stateTable.node.defaultChild;
+    const tableRef = table instanceof CfnElement ? Stack.of(this).getLogicalId(table) : undefined;
+    for (const fn of [this.mapper, this.reducer, this.closer]) {
+      Validations.of(fn.node.defaultChild as CfnElement).acknowledge({
+        id: 'AwsSolutions-L1',
+        reason: 'Node.js 22 is pinned on purpose: the bundle also runs on the embedded local cloud (Node 20+) and LocalStack 4.x; the runtime moves with them, not with the newest Lambda runtime.',
+      });
+      if (props.stateTable.encryptionKey) {
+        // A customer-managed table key: CDK's table grant adds the key's data-key actions.
+        for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
+          Validations.of(fn.executionRole).acknowledge({
+            id: `AwsSolutions-IAM5[Action::${action}]`,
+            reason: "Added by table.grantReadWriteData for the state table's customer-managed key: the action family is what DynamoDB needs to use that key, and the statement names only that key.",
+          });
+        }
+      }
+      if (tableRef === undefined) continue;
+      Validations.of(fn.executionRole).acknowledge({
+        id: `AwsSolutions-IAM5[Resource::<${tableRef}.Arn>/index/*]`,
+        reason: "table.grantReadWriteData covers the table's indexes: the closer queries the open-windows GSI; the wildcard is limited to indexes of this stack's state table.",
+      });
+    }
+  }
+}

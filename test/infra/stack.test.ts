@@ -1,0 +1,522 @@
+// The synthesized RiffleStack: every property that carries behaviour or security, asserted on the
+// CloudFormation template (streams, table, bucket, Firehose, functions, event source mappings,
+// schedule, IAM, query, alarms, outputs). One app per file; bundling is skipped (helpers.ts).
+import { CfnElement, Stack } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { OUTPUT_KINDS } from '../../infra/constructs/delivery';
+import { JOB_OUTPUTS, outputKey } from '../../infra/outputs';
+import type { RiffleStack } from '../../infra/stack';
+import { buildTestApp } from './helpers';
+
+type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }>;
+
+const logicalId = (construct: { node: { defaultChild?: unknown } } | CfnElement): string => {
+  const element = construct instanceof CfnElement ? construct : (construct.node.defaultChild as CfnElement);
+  return Stack.of(element).getLogicalId(element);
+};
+const getAtt = (construct: Parameters<typeof logicalId>[0]): unknown => ({ 'Fn::GetAtt': [logicalId(construct), 'Arn'] });
+const ref = (construct: Parameters<typeof logicalId>[0]): unknown => ({ Ref: logicalId(construct) });
+
+/** Every IAM statement of the template, with the policy it belongs to. */
+function statements(template: Template): { policy: string; statement: Record<string, unknown> }[] {
+  return Object.entries(template.findResources('AWS::IAM::Policy')).flatMap(([policy, resource]) =>
+    ((resource.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement).map((statement) => ({ policy, statement })),
+  );
+}
+const asArray = <T>(value: T | T[]): T[] => (Array.isArray(value) ? value : [value]);
+/** The statements of the role of `fn` (a RiffleFunction or a Firehose role). */
+function roleStatements(template: Template, role: CfnElement | { node: { defaultChild?: unknown } }): Record<string, unknown>[] {
+  const roleId = logicalId(role);
+  return Object.values(template.findResources('AWS::IAM::Policy'))
+    .filter((p) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((p) => (p.Properties.PolicyDocument as { Statement: Record<string, unknown>[] }).Statement);
+}
+const actionsOn = (stmts: Record<string, unknown>[], resource: unknown): string[] =>
+  stmts.filter((s) => asArray(s.Resource).some((r) => JSON.stringify(r) === JSON.stringify(resource))).flatMap((s) => asArray(s.Action as string | string[]));
+
+let clicks: RiffleStack;
+let sensors: RiffleStack;
+let t: Template;
+let st: Template;
+
+beforeAll(() => {
+  const { stacks } = buildTestApp({ jobs: ['sensor-averages', 'clicks', 'click-sessions'] });
+  [sensors, clicks] = stacks as [RiffleStack, RiffleStack];
+  t = Template.fromStack(clicks);
+  st = Template.fromStack(sensors);
+});
+
+describe('stacks', () => {
+  test('one stack per source, named Riffle-<source>, holding the jobs of that source', () => {
+    expect(sensors.stackName).toBe('Riffle-sensor-averages');
+    expect(clicks.stackName).toBe('Riffle-clicks');
+    expect(Object.keys(clicks.jobs)).toEqual(['clicks', 'click-sessions']);
+  });
+
+  test('no custom resources and no helper functions: the local cloud can deploy the template as is', () => {
+    const types = Object.values(t.toJSON().Resources as Resources).map((r) => r.Type);
+    expect(types.filter((type) => type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource')).toEqual([]);
+    t.resourceCountIs('AWS::Lambda::Function', 6); // mapper, reducer, closer × 2 jobs
+  });
+});
+
+describe('streams', () => {
+  test('one input stream per source and one shuffle stream per job, KMS-encrypted with the AWS managed key', () => {
+    t.resourceCountIs('AWS::Kinesis::Stream', 3);
+    t.allResourcesProperties('AWS::Kinesis::Stream', {
+      StreamEncryption: { EncryptionType: 'KMS', KeyId: 'alias/aws/kinesis' },
+      StreamModeDetails: { StreamMode: 'PROVISIONED' },
+      ShardCount: 1,
+      RetentionPeriodHours: 24,
+    });
+  });
+});
+
+describe('state table', () => {
+  test('pk/sk strings, on-demand, PITR, TTL on expiresAt, AWS managed SSE, open-windows GSI', () => {
+    t.resourceCountIs('AWS::DynamoDB::Table', 1);
+    t.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: 'pk', KeyType: 'HASH' },
+          { AttributeName: 'sk', KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: 'pk', AttributeType: 'S' },
+          { AttributeName: 'sk', AttributeType: 'S' },
+          { AttributeName: 'openPk', AttributeType: 'S' },
+          { AttributeName: 'closeAt', AttributeType: 'N' },
+        ]),
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        SSESpecification: { SSEEnabled: true },
+        DeletionProtectionEnabled: false,
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'open-windows',
+            KeySchema: [
+              { AttributeName: 'openPk', KeyType: 'HASH' },
+              { AttributeName: 'closeAt', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+      },
+    });
+  });
+});
+
+describe('bucket', () => {
+  const secure = {
+    BucketEncryption: { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+    PublicAccessBlockConfiguration: { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+    OwnershipControls: { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] },
+  };
+
+  test('both buckets are encrypted, private and retained', () => {
+    t.resourceCountIs('AWS::S3::Bucket', 2);
+    t.allResourcesProperties('AWS::S3::Bucket', secure);
+    t.allResources('AWS::S3::Bucket', { DeletionPolicy: 'Retain' });
+  });
+
+  test('the Riffle bucket logs access, expires the diagnostic prefixes and measures failed/ and errors/', () => {
+    t.hasResourceProperties('AWS::S3::Bucket', {
+      LoggingConfiguration: { DestinationBucketName: ref(clicks.outputs.accessLogsBucket) },
+      LifecycleConfiguration: {
+        Rules: Match.arrayWith([
+          Match.objectLike({ Prefix: 'rejected/', ExpirationInDays: 30, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'late/', ExpirationInDays: 30, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'aws/lambda/', ExpirationInDays: 14, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'errors/', ExpirationInDays: 14, Status: 'Enabled' }),
+          Match.objectLike({ Prefix: 'athena-results/', ExpirationInDays: 7, Status: 'Enabled' }),
+          Match.objectLike({ AbortIncompleteMultipartUpload: { DaysAfterInitiation: 1 } }),
+        ]),
+      },
+      MetricsConfigurations: [
+        { Id: 'failed', Prefix: 'aws/lambda/' },
+        { Id: 'delivery-errors', Prefix: 'errors/' },
+      ],
+    });
+  });
+
+  test('results/ never expires', () => {
+    const bucket = t.toJSON().Resources[logicalId(clicks.outputs.bucket)] as { Properties: { LifecycleConfiguration: { Rules: { Prefix?: string }[] } } };
+    expect(bucket.Properties.LifecycleConfiguration.Rules.map((r) => r.Prefix)).not.toContain('results/');
+  });
+
+  test('both bucket policies deny any request without TLS', () => {
+    for (const bucket of [clicks.outputs.bucket, clicks.outputs.accessLogsBucket]) {
+      t.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(bucket),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 's3:*',
+              Principal: { AWS: '*' },
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+            }),
+          ]),
+        },
+      });
+    }
+  });
+});
+
+describe('delivery', () => {
+  test('three GZIP, dynamically partitioned, encrypted delivery streams per job with the contract prefixes', () => {
+    t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 6);
+    for (const job of ['clicks', 'click-sessions']) {
+      for (const kind of OUTPUT_KINDS) {
+        const field = kind === 'rejected' ? 'rejectedAt' : 'windowStart';
+        t.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+          DeliveryStreamType: 'DirectPut',
+          DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
+          ExtendedS3DestinationConfiguration: Match.objectLike({
+            BucketARN: getAtt(clicks.outputs.bucket),
+            Prefix: `${kind}/job=${job}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`,
+            ErrorOutputPrefix: `errors/${kind}/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/`,
+            CompressionFormat: 'GZIP',
+            BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
+            DynamicPartitioningConfiguration: { Enabled: true, RetryOptions: { DurationInSeconds: 300 } },
+            ProcessingConfiguration: {
+              Enabled: true,
+              Processors: [
+                {
+                  Type: 'MetadataExtraction',
+                  Parameters: [
+                    { ParameterName: 'MetadataExtractionQuery', ParameterValue: `{dt: .${field}[0:10], hour: .${field}[11:13]}` },
+                    { ParameterName: 'JsonParsingEngine', ParameterValue: 'JQ-1.6' },
+                  ],
+                },
+              ],
+            },
+            CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
+          }),
+        });
+      }
+    }
+  });
+
+  test('each delivery role writes only its own prefixes and log stream, and trusts only Firehose of this account', () => {
+    const delivery = clicks.jobs['click-sessions']!.delivery;
+    for (const kind of OUTPUT_KINDS) {
+      const stmts = roleStatements(t, delivery.roles[kind]);
+      const objectResources = stmts.filter((s) => asArray(s.Action as string[]).includes('s3:PutObject')).flatMap((s) => asArray(s.Resource));
+      expect(objectResources).toEqual(
+        expect.arrayContaining([
+          { 'Fn::Join': ['', [getAtt(clicks.outputs.bucket), `/${kind}/job=click-sessions/*`]] },
+          { 'Fn::Join': ['', [getAtt(clicks.outputs.bucket), `/errors/${kind}/*`]] },
+        ]),
+      );
+      expect(objectResources).toHaveLength(2);
+      expect(stmts.flatMap((s) => asArray(s.Action as string[])).sort()).toEqual(
+        ['logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:GetBucketLocation', 's3:GetObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:PutObject'],
+      );
+    }
+    t.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: {
+        Statement: [
+          Match.objectLike({
+            Principal: { Service: 'firehose.amazonaws.com' },
+            Condition: { StringEquals: { 'sts:ExternalId': { Ref: 'AWS::AccountId' } } },
+          }),
+        ],
+      },
+    });
+  });
+});
+
+describe('functions', () => {
+  const powertools = (role: string) => ({ POWERTOOLS_SERVICE_NAME: `riffle-${role}`, POWERTOOLS_METRICS_NAMESPACE: 'Riffle', POWERTOOLS_LOG_LEVEL: 'INFO' });
+
+  test('Node.js 22 on arm64, bundled handler, own log group with 30-day retention', () => {
+    t.allResourcesProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Handler: 'index.handler',
+      LoggingConfig: { LogGroup: Match.objectLike({ Ref: Match.anyValue() }) },
+    });
+    const wiring = clicks.jobs.clicks!.wiring;
+    for (const fn of [wiring.mapper, wiring.reducer, wiring.closer]) {
+      expect(t.toJSON().Resources[logicalId(fn)].Properties.LoggingConfig).toEqual({ LogGroup: ref(fn.functionLogGroup) });
+      expect(t.toJSON().Resources[logicalId(fn.functionLogGroup)]).toMatchObject({ Properties: { RetentionInDays: 30 }, DeletionPolicy: 'Delete' });
+    }
+  });
+
+  test('environment variables are exactly those of docs/CONTRACTS.md for each role', () => {
+    const job = clicks.jobs['click-sessions']!;
+    const { mapper, reducer, closer } = job.wiring;
+    const common = { RIFFLE_JOB: 'click-sessions', RIFFLE_STATE_TABLE: ref(clicks.state.table), NODE_OPTIONS: '--enable-source-maps' };
+    const deliveryRef = (kind: (typeof OUTPUT_KINDS)[number]): unknown => ref(job.delivery.deliveryStreams[kind]);
+    const env = (fn: typeof mapper): unknown => (t.toJSON().Resources[logicalId(fn)].Properties as { Environment: { Variables: unknown } }).Environment.Variables;
+    expect(env(mapper)).toEqual({
+      ...common,
+      ...powertools('mapper'),
+      RIFFLE_SHUFFLE_STREAM: ref(job.shuffle.stream),
+      RIFFLE_SHUFFLE_BUCKETS: '8',
+      RIFFLE_LATE_DELIVERY: deliveryRef('late'),
+      RIFFLE_REJECTED_DELIVERY: deliveryRef('rejected'),
+    });
+    expect(env(reducer)).toEqual({
+      ...common,
+      ...powertools('reducer'),
+      RIFFLE_SHUFFLE_BUCKETS: '8',
+      RIFFLE_RESULTS_DELIVERY: deliveryRef('results'),
+      RIFFLE_LATE_DELIVERY: deliveryRef('late'),
+      RIFFLE_CLOSER_FUNCTION: ref(closer),
+    });
+    expect(env(closer)).toEqual({ ...common, ...powertools('closer'), RIFFLE_SHUFFLE_BUCKETS: '8', RIFFLE_RESULTS_DELIVERY: deliveryRef('results'), RIFFLE_CLOSED_RETENTION_DAYS: '7' });
+  });
+
+  test('sizing defaults: 1024 MB mapper and reducer, 512 MB closer with reserved concurrency 1, 60 s timeouts', () => {
+    const { mapper, reducer, closer } = clicks.jobs.clicks!.wiring;
+    const props = (fn: typeof mapper): Record<string, unknown> => t.toJSON().Resources[logicalId(fn)].Properties;
+    expect(props(mapper)).toMatchObject({ MemorySize: 1024, Timeout: 60 });
+    expect(props(reducer)).toMatchObject({ MemorySize: 1024, Timeout: 60 });
+    expect(props(closer)).toMatchObject({ MemorySize: 512, Timeout: 60, ReservedConcurrentExecutions: 1 });
+    expect(props(mapper).ReservedConcurrentExecutions).toBeUndefined();
+  });
+});
+
+describe('event source mappings', () => {
+  const safety = {
+    StartingPosition: 'TRIM_HORIZON',
+    BisectBatchOnFunctionError: true,
+    MaximumRetryAttempts: 10,
+    MaximumRecordAgeInSeconds: 3600,
+    FunctionResponseTypes: ['ReportBatchItemFailures'],
+  };
+
+  test('mapper: input stream, parallelization 1, bisect, finite retries and age, partial failures, failures to S3', () => {
+    for (const job of ['clicks', 'click-sessions']) {
+      t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        ...safety,
+        FunctionName: ref(clicks.jobs[job]!.wiring.mapper),
+        EventSourceArn: getAtt(clicks.input.stream),
+        BatchSize: 1000,
+        MaximumBatchingWindowInSeconds: 1,
+        ParallelizationFactor: 1,
+        DestinationConfig: { OnFailure: { Destination: getAtt(clicks.outputs.bucket) } },
+      });
+    }
+  });
+
+  test('reducer: its shuffle stream, larger batching window, same safety settings', () => {
+    const job = clicks.jobs.clicks!;
+    t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      ...safety,
+      FunctionName: ref(job.wiring.reducer),
+      EventSourceArn: getAtt(job.shuffle.stream),
+      BatchSize: 1000,
+      MaximumBatchingWindowInSeconds: 5,
+      ParallelizationFactor: 1,
+      DestinationConfig: { OnFailure: { Destination: getAtt(clicks.outputs.bucket) } },
+    });
+    t.resourceCountIs('AWS::Lambda::EventSourceMapping', 4);
+  });
+});
+
+describe('closer schedule', () => {
+  test('an EventBridge rule runs the closer every minute without retries of stale ticks', () => {
+    const closer = clicks.jobs.clicks!.wiring.closer;
+    t.hasResourceProperties('AWS::Events::Rule', {
+      ScheduleExpression: 'rate(1 minute)',
+      State: 'ENABLED',
+      Targets: [Match.objectLike({ Arn: getAtt(closer), RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
+    });
+    t.hasResourceProperties('AWS::Lambda::Permission', { Action: 'lambda:InvokeFunction', FunctionName: getAtt(closer), Principal: 'events.amazonaws.com' });
+    t.hasResourceProperties('AWS::Lambda::EventInvokeConfig', { FunctionName: ref(closer), MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
+  });
+});
+
+describe('IAM', () => {
+  test('no statement allows Resource "*" or a service-wide action', () => {
+    const all = statements(t);
+    expect(all.length).toBeGreaterThan(20);
+    const wildcards = all.filter(({ statement }) => asArray(statement.Resource).includes('*')).map(({ policy }) => policy);
+    expect(wildcards).toEqual([]);
+    const broadActions = all.flatMap(({ statement }) => asArray(statement.Action as string | string[])).filter((action) => /(^|:)\*$/.test(action));
+    expect(broadActions).toEqual([]);
+  });
+
+  test('no role carries an AWS managed policy', () => {
+    for (const role of Object.values(t.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+  });
+
+  test('mapper: reads the input, writes its shuffle stream, late and rejected, failed batches under aws/lambda/ only', () => {
+    const job = clicks.jobs.clicks!;
+    const stmts = roleStatements(t, job.wiring.mapper.executionRole);
+    expect(actionsOn(stmts, getAtt(job.shuffle.stream)).sort()).toEqual(['kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords']);
+    expect(actionsOn(stmts, getAtt(clicks.input.stream))).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+    expect(actionsOn(stmts, getAtt(clicks.input.stream))).not.toContain('kinesis:PutRecord');
+    const firehose = stmts.filter((s) => asArray(s.Action as string[]).includes('firehose:PutRecordBatch')).flatMap((s) => asArray(s.Resource));
+    expect(firehose).toEqual([getAtt(job.delivery.deliveryStreams.late), getAtt(job.delivery.deliveryStreams.rejected)]);
+    expect(actionsOn(stmts, { 'Fn::Join': ['', [getAtt(clicks.outputs.bucket), '/aws/lambda/*']] })).toEqual(['s3:PutObject']);
+    expect(actionsOn(stmts, getAtt(clicks.outputs.bucket))).toEqual(['s3:ListBucket']);
+    expect(actionsOn(stmts, getAtt(clicks.state.table))).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
+  });
+
+  test('reducer: invokes only the unqualified closer; puts results only in update mode', () => {
+    for (const [name, expected] of [['clicks', ['late']], ['click-sessions', ['late', 'results']]] as const) {
+      const job = clicks.jobs[name]!;
+      const stmts = roleStatements(t, job.wiring.reducer.executionRole);
+      expect(actionsOn(stmts, getAtt(job.wiring.closer))).toEqual(['lambda:InvokeFunction']);
+      expect(stmts.flatMap((s) => asArray(s.Resource)).map((r) => JSON.stringify(r))).not.toContain(JSON.stringify({ 'Fn::Join': ['', [getAtt(job.wiring.closer), ':*']] }));
+      const firehose = stmts.filter((s) => asArray(s.Action as string[]).includes('firehose:PutRecordBatch')).flatMap((s) => asArray(s.Resource));
+      expect(firehose).toEqual(expect.arrayContaining(expected.map((kind) => getAtt(job.delivery.deliveryStreams[kind]))));
+      expect(firehose).toHaveLength(expected.length);
+    }
+  });
+
+  test('closer: state table and results delivery only', () => {
+    const job = clicks.jobs.clicks!;
+    const stmts = roleStatements(t, job.wiring.closer.executionRole);
+    const resources = new Set(stmts.flatMap((s) => asArray(s.Resource)).map((r) => JSON.stringify(r)));
+    expect(resources).toEqual(
+      new Set([
+        JSON.stringify(getAtt(job.wiring.closer.functionLogGroup)),
+        JSON.stringify(getAtt(clicks.state.table)),
+        JSON.stringify({ 'Fn::Join': ['', [getAtt(clicks.state.table), '/index/*']] }),
+        JSON.stringify(getAtt(job.delivery.deliveryStreams.results)),
+      ]),
+    );
+  });
+});
+
+describe('query', () => {
+  test('a Glue table per job over results/job=<job>/ with JSON SerDe and dt/hour partition projection', () => {
+    t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'riffle_clicks' } });
+    t.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'click_sessions',
+        TableType: 'EXTERNAL_TABLE',
+        Parameters: Match.objectLike({
+          'projection.enabled': 'true',
+          'projection.dt.type': 'date',
+          'projection.dt.format': 'yyyy-MM-dd',
+          'projection.dt.range': '2025-01-01,NOW+1DAYS',
+          'projection.hour.type': 'integer',
+          'projection.hour.range': '0,23',
+          'projection.hour.digits': '2',
+          'storage.location.template': { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/results/job=click-sessions/dt=${dt}/hour=${hour}/']] },
+        }),
+        PartitionKeys: [Match.objectLike({ Name: 'dt', Type: 'string' }), Match.objectLike({ Name: 'hour', Type: 'string' })],
+        StorageDescriptor: Match.objectLike({
+          Location: { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/results/job=click-sessions/']] },
+          SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
+        }),
+      }),
+    });
+  });
+
+  test('columns: the result fields of DESIGN §5, then one per aggregate (numbers double or bigint, the rest string)', () => {
+    const table = Object.values(st.findResources('AWS::Glue::Table'))[0]!;
+    const columns = (table.Properties.TableInput.StorageDescriptor.Columns as { Name: string; Type: string }[]).map((c) => `${c.Name}:${c.Type}`);
+    expect(columns).toEqual([
+      'resultid:string', 'job:string', 'key:string', 'windowstart:string', 'windowend:string', 'final:boolean', 'version:bigint', 'eventcount:bigint', 'emittedat:string',
+      'count:bigint', 'temperature_avg:double', 'temperature_p95:double', 'top:string',
+    ]);
+    const sessions = Object.values(t.findResources('AWS::Glue::Table')).find((r) => r.Properties.TableInput.Name === 'click_sessions')!;
+    expect((sessions.Properties.TableInput.StorageDescriptor.Columns as { Name: string; Type: string }[]).slice(-3).map((c) => `${c.Name}:${c.Type}`)).toEqual(['clicks:bigint', 'entry_page:string', 'duration_ms:string']);
+  });
+
+  test('an Athena workgroup enforcing an SSE-S3 results location in the bucket', () => {
+    t.hasResourceProperties('AWS::Athena::WorkGroup', {
+      Name: 'riffle-clicks',
+      RecursiveDeleteOption: true,
+      WorkGroupConfiguration: Match.objectLike({
+        EnforceWorkGroupConfiguration: true,
+        ResultConfiguration: {
+          OutputLocation: { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/athena-results/']] },
+          EncryptionConfiguration: { EncryptionOption: 'SSE_S3' },
+        },
+      }),
+    });
+  });
+});
+
+describe('operations', () => {
+  test('alarms: 2 per stack, 6 per job (iterator age ×2, errors ×3, rejected rate)', () => {
+    t.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * 6);
+  });
+
+  test('a dashboard per stack with every alarm and the Riffle metrics of each job', () => {
+    const dashboards = Object.values(t.findResources('AWS::CloudWatch::Dashboard'));
+    expect(dashboards).toHaveLength(1);
+    // The body is a JSON string joined with tokens (names, alarm ARNs); its literal parts suffice here.
+    const parts = (dashboards[0]!.Properties.DashboardBody as { 'Fn::Join': [string, unknown[]] })['Fn::Join'][1];
+    const body = parts.filter((part): part is string => typeof part === 'string').join('');
+    expect(body).toContain('"type":"alarm"');
+    expect(body).toContain(`SEARCH('{Riffle,job,service} MetricName=\\"LateEvents\\" job=\\"click-sessions\\"', 'Sum', 300)`);
+  });
+
+  test('iterator age of mapper and reducer alarms above 5 minutes', () => {
+    for (const fn of [clicks.jobs.clicks!.wiring.mapper, clicks.jobs.clicks!.wiring.reducer]) {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: 'IteratorAge',
+        Dimensions: [{ Name: 'FunctionName', Value: ref(fn) }],
+        Statistic: 'Maximum',
+        Threshold: 300_000,
+        ComparisonOperator: 'GreaterThanThreshold',
+        TreatMissingData: 'notBreaching',
+      });
+    }
+  });
+
+  test('function errors alarm per function', () => {
+    const { mapper, reducer, closer } = clicks.jobs['click-sessions']!.wiring;
+    for (const fn of [mapper, reducer, closer]) {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', { MetricName: 'Errors', Dimensions: [{ Name: 'FunctionName', Value: ref(fn) }], Threshold: 1 });
+    }
+  });
+
+  test('rejected rate: Riffle/RejectedEvents {service: riffle-mapper, job} over the input IncomingRecords, in percent', () => {
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'Riffle-clicks-rejected-rate',
+      Threshold: 1,
+      ComparisonOperator: 'GreaterThanThreshold',
+      Metrics: Match.arrayWith([
+        Match.objectLike({ Expression: Match.stringLikeRegexp('100 \\* FILL\\(rejected, 0\\) / FILL\\(incoming, 0\\)') }),
+        Match.objectLike({
+          Id: 'rejected',
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: 'Riffle', MetricName: 'RejectedEvents', Dimensions: [{ Name: 'job', Value: 'clicks' }, { Name: 'service', Value: 'riffle-mapper' }] },
+            Stat: 'Sum',
+          }),
+        }),
+        Match.objectLike({ Id: 'incoming', MetricStat: Match.objectLike({ Metric: Match.objectLike({ MetricName: 'IncomingRecords', Namespace: 'AWS/Kinesis' }) }) }),
+      ]),
+    });
+  });
+
+  test('objects in failed/ and errors/: S3 request metrics of the prefix filters', () => {
+    for (const filter of ['failed', 'delivery-errors']) {
+      t.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/S3',
+        MetricName: 'PutRequests',
+        Dimensions: [{ Name: 'BucketName', Value: ref(clicks.outputs.bucket) }, { Name: 'FilterId', Value: filter }],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+  });
+});
+
+describe('outputs', () => {
+  test('every name a script needs, per job, under stable keys', () => {
+    const outputs = t.toJSON().Outputs as Record<string, { Value: unknown }>;
+    for (const job of ['clicks', 'click-sessions']) {
+      for (const name of JOB_OUTPUTS) expect(outputs).toHaveProperty(outputKey(job, name));
+    }
+    expect(outputs.ClickSessionsInputStream!.Value).toEqual(ref(clicks.input.stream));
+    expect(outputs.ClickSessionsShuffleStream!.Value).toEqual(ref(clicks.jobs['click-sessions']!.shuffle.stream));
+    expect(outputs.ClickSessionsGlueTable!.Value).toBe('click_sessions');
+    expect(outputs.ClickSessionsAthenaWorkgroup!.Value).toBe('riffle-clicks');
+    expect(outputs.Jobs!.Value).toBe('clicks,click-sessions');
+    expect(Object.keys(outputs)).toHaveLength(3 + 2 * JOB_OUTPUTS.length);
+  });
+});
