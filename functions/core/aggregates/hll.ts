@@ -7,7 +7,7 @@
 //   allocation-free, unlike BigInt.
 // - Sparse mode (HLL++, Heule et al. 2013): while ≤ 3072 registers are set, the state is a map of
 //   25-bit register index → rank at precision 25, estimated by linear counting over 2^25
-//   registers, which is essentially exact there; encoded as sorted delta varints (~3–4 B each).
+//   registers, which is essentially exact there; encoded as base64 sorted delta varints (~5 B each).
 //   So a window with a handful of values stays a few bytes.
 // - Dense mode: 16384 one-byte registers in memory, packed 6 bits each (12 KiB) in the encoding,
 //   estimated with Ertl's improved raw estimator ("New cardinality estimation algorithms for
@@ -246,7 +246,7 @@ export function distinct(field: string): Aggregate<HllAcc, number> {
   return {
     kind: 'distinct',
     field,
-    stateSize: '≤ 16 KiB: ~4 B per distinct value up to 3072 (sparse), then 16 KiB of registers',
+    stateSize: '≤ 16 KiB: ~5 B per distinct value up to 3072 (sparse), then 16 KiB of registers',
     maxStateBytes: 8 + (DENSE_BYTES / 3) * 4, // {"d":"…"}; the sparse form at its limit is smaller
     relativeError: 1.04 / Math.sqrt(M),
     zero: () => ({ sparse: new Map(), dense: null }),
@@ -271,7 +271,7 @@ export function distinct(field: string): Aggregate<HllAcc, number> {
       const prev = sparse.get(index);
       if (prev === undefined || r > prev) {
         sparse.set(index, r);
-        if (sparse.size >= SPARSE_LIMIT) toDense(acc);
+        if (sparse.size > SPARSE_LIMIT) toDense(acc);
       }
       return acc;
     },

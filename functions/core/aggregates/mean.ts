@@ -22,7 +22,7 @@ export function mean(field: string): Aggregate<MeanAcc, number | null> {
   return {
     kind: 'mean',
     field,
-    stateSize: '≤ 1.1 KiB; typically a count and 1–2 doubles (~30 B)',
+    stateSize: '≤ 1.1 KiB; typically a count and 1–2 doubles (25–60 B)',
     maxStateBytes: 17 + MAX_EXACT_SUM_BYTES, // [count, ...parts]
     relativeError: 0,
     zero: () => ({ p: [], n: 0, count: 0 }),

@@ -7,9 +7,9 @@
 // rounded once, correctly (to nearest, ties to even), in result(). So result() is the correctly
 // rounded exact sum for ANY accepted inputs and ANY merge order, not just realistic ones. Values
 // must be at most 2^960 (≈ 9.7e288) in magnitude, so fewer than 2^53 of them cannot overflow the
-// double range — a bound check() can enforce per value. Typical data needs
-// 1–2 parts; encode() writes the canonical form (the greedy rounding of the exact value, ≤ 40 parts
-// for any double-range sum), so equal sums also encode identically.
+// double range — a bound check() can enforce per value. In memory typical data keeps a handful
+// of parts; encode() writes the canonical form (the greedy rounding of the exact value: usually 1–2
+// parts, ≤ 40 for any double-range sum), so equal sums also encode identically.
 import { decodeError, finiteReason, requireFieldName } from './count';
 import type { Aggregate, Json } from './types';
 
@@ -150,7 +150,7 @@ export function sum(field: string): Aggregate<ExactSum, number> {
   return {
     kind: 'sum',
     field,
-    stateSize: '≤ 1 KiB; typically 1–2 doubles (~20 B)',
+    stateSize: '≤ 1 KiB; typically 1–2 doubles (20–45 B)',
     maxStateBytes: MAX_EXACT_SUM_BYTES,
     relativeError: 0,
     zero: exactZero,
