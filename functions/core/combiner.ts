@@ -49,6 +49,8 @@ interface Slot {
   rawT: number;
   rawValues: MappedValues | undefined;
   accs: unknown[] | undefined;
+  /** The key's next window slot (tumbling/hopping). */
+  next?: Slot | undefined;
 }
 
 export class MapperBatch {
@@ -63,7 +65,8 @@ export class MapperBatch {
   private segments: Segment[] = [];
   private segFirst: string | undefined;
   private segLast: string | undefined;
-  private windowed = new Map<string, Map<number, Slot>>();
+  /** Per key, its windows' slots as a short chain (one link in the common case: no inner Map). */
+  private windowed = new Map<string, Slot>();
   private sessions = new Map<string, Slot[]>();
 
   private readonly events: DecodedEvent[] = [];
@@ -127,8 +130,8 @@ export class MapperBatch {
   private closeSegment(): void {
     if (this.segFirst === undefined || this.segLast === undefined) return;
     const partials: Partial[] = [];
-    for (const [key, byStart] of this.windowed) {
-      for (const slot of byStart.values()) partials.push({ key, windows: [this.contribution(slot)] });
+    for (const [key, head] of this.windowed) {
+      for (let slot: Slot | undefined = head; slot; slot = slot.next) partials.push({ key, windows: [this.contribution(slot)] });
     }
     for (const [key, slots] of this.sessions) {
       const merged = mergeSessions(
@@ -250,14 +253,11 @@ export class MapperBatch {
   }
 
   private addWindowed(key: string, start: number, end: number, t: number, values: MappedValues): void {
-    let byStart = this.windowed.get(key);
-    if (byStart === undefined) {
-      byStart = new Map();
-      this.windowed.set(key, byStart);
-    }
-    const slot = byStart.get(start);
+    const head = this.windowed.get(key);
+    let slot = head;
+    while (slot !== undefined && slot.start !== start) slot = slot.next;
     if (slot === undefined) {
-      byStart.set(start, { start, end, n: 1, rawT: t, rawValues: values, accs: undefined });
+      this.windowed.set(key, { start, end, n: 1, rawT: t, rawValues: values, accs: undefined, next: head });
     } else {
       this.addToSlot(slot, t, values);
     }
@@ -272,7 +272,7 @@ export class MapperBatch {
     // Within a batch a key has few sessions; merging happens once, in closeSegment.
     const hit = slots.find((s) => s.start <= proto.end && proto.start <= s.end);
     if (hit === undefined) {
-      slots.push({ start: proto.start, end: proto.end, n: 1, rawT: t, rawValues: values, accs: undefined });
+      slots.push({ start: proto.start, end: proto.end, n: 1, rawT: t, rawValues: values, accs: undefined, next: undefined });
       return;
     }
     hit.start = Math.min(hit.start, proto.start);

@@ -122,7 +122,7 @@ function decodeStore(json: Json, runs: Json | undefined, store: Store): void {
   }
 }
 
-export function quantile(field: string, q: number): Aggregate<QuantileAcc, number | null> {
+function sketchQuantile(field: string, q: number): Aggregate<QuantileAcc, number | null> {
   requireFieldName('quantile(field, q)', field);
   if (typeof q !== 'number' || !(q > 0 && q < 1)) {
     throw new RangeError(
@@ -191,6 +191,79 @@ export function quantile(field: string, q: number): Aggregate<QuantileAcc, numbe
       acc.max = hi;
       normalise(acc);
       return acc;
+    },
+  };
+}
+
+/**
+ * Below this many values a quantile state is the values themselves (exact, and ~10× cheaper to
+ * build than a sketch: most windows of most jobs hold few values per key). The sketch takes
+ * over at the first value past it; a sketch's bins depend only on the values, so converting
+ * early or late gives the same state, and results stay identical for any split and merge order.
+ */
+export const EXACT_QUANTILE_VALUES = 32;
+
+/** Exact values while few, else a DDSketch. */
+export interface HybridQuantileAcc {
+  values: number[] | null;
+  sketch: QuantileAcc | null;
+}
+
+export function quantile(field: string, q: number): Aggregate<HybridQuantileAcc, number | null> {
+  const inner = sketchQuantile(field, q);
+  const toSketch = (acc: HybridQuantileAcc): QuantileAcc => {
+    if (!acc.sketch) {
+      acc.sketch = inner.zero();
+      for (const v of acc.values ?? []) acc.sketch.accept(v);
+      acc.values = null;
+    }
+    return acc.sketch;
+  };
+  return {
+    ...inner,
+    stateSize: `${inner.stateSize}; up to ${EXACT_QUANTILE_VALUES} values kept exactly (≤ 25 B each)`,
+    maxStateBytes: Math.max(inner.maxStateBytes, 2 + EXACT_QUANTILE_VALUES * 25),
+    zero: () => ({ values: [], sketch: null }),
+    add(acc, value) {
+      if (value === null || value === undefined) return acc;
+      const v = requireFinite(field, value) + 0;
+      if (acc.values && acc.values.length < EXACT_QUANTILE_VALUES) acc.values.push(v);
+      else toSketch(acc).accept(v);
+      return acc;
+    },
+    merge(a, b) {
+      if (b.values && a.values && a.values.length + b.values.length <= EXACT_QUANTILE_VALUES) {
+        for (const v of b.values) a.values.push(v);
+        return a;
+      }
+      const sketch = toSketch(a);
+      if (b.values) for (const v of b.values) sketch.accept(v);
+      else if (b.sketch) inner.merge(sketch, b.sketch);
+      return a;
+    },
+    result(acc) {
+      if (acc.sketch) return inner.result(acc.sketch);
+      const values = acc.values ?? [];
+      if (values.length === 0) return null;
+      const sorted = [...values].sort((x, y) => x - y);
+      return sorted[Math.floor(q * (sorted.length - 1))] as number;
+    },
+    encode(acc): Json {
+      if (acc.sketch) return inner.encode(acc.sketch);
+      const values = acc.values ?? [];
+      // Sorted: the encoding is canonical, like the sketch's.
+      return values.length === 0 ? null : { v: [...values].sort((x, y) => x - y) };
+    },
+    decode(json) {
+      if (json !== null && typeof json === 'object' && !Array.isArray(json) && 'v' in json) {
+        const values = json.v;
+        if (!Array.isArray(values) || values.length > EXACT_QUANTILE_VALUES || !values.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+          throw decodeError('quantile', json, `{v: up to ${EXACT_QUANTILE_VALUES} finite numbers}`);
+        }
+        return { values: values as number[], sketch: null };
+      }
+      const sketch = inner.decode(json);
+      return sketch.count === 0 ? { values: [], sketch: null } : { values: null, sketch };
     },
   };
 }
