@@ -12,12 +12,6 @@ import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { Agent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 
-const requestHandler = new NodeHttpHandler({
-  httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
-  httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
-  connectionTimeout: 5_000,
-  requestTimeout: 30_000,
-});
 
 export interface Clients {
   kinesis: KinesisClient;
@@ -26,7 +20,14 @@ export interface Clients {
   lambda: LambdaClient;
 }
 
+/** One set of clients sharing one keep-alive connection pool; `destroy()` on any closes the pool. */
 export function createClients(): Clients {
+  const requestHandler = new NodeHttpHandler({
+    httpAgent: new Agent({ keepAlive: true, maxSockets: 64 }),
+    httpsAgent: new HttpsAgent({ keepAlive: true, maxSockets: 64 }),
+    connectionTimeout: 5_000,
+    requestTimeout: 30_000,
+  });
   return {
     kinesis: new KinesisClient({ requestHandler }),
     dynamo: DynamoDBDocumentClient.from(new DynamoDBClient({ requestHandler }), {

@@ -153,6 +153,9 @@ export class PipelineHarness {
   }
 
   async stop(): Promise<void> {
+    // Keep-alive sockets would keep jest (and the process) alive after the tests.
+    for (const client of Object.values(this.clients ?? {})) client.destroy();
+    this.s3?.destroy();
     await this.server?.stop();
   }
 
