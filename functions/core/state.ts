@@ -233,7 +233,8 @@ function structuredCloneItem(item: WindowItem, job?: Job): WindowItem {
   const aggs = job ? aggregatesOf(job) : undefined;
   const copyAcc = (a: WindowAccumulation): WindowAccumulation => ({
     ...a,
-    accs: aggs ? aggs.map((agg, i) => agg.merge(agg.zero(), a.accs[i])) : [...a.accs],
+    // A CLOSED item keeps no accumulators (accs is empty): nothing to copy.
+    accs: aggs && a.accs.length > 0 ? aggs.map((agg, i) => agg.merge(agg.zero(), a.accs[i])) : [...a.accs],
   });
   return {
     ...item,

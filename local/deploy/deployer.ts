@@ -335,7 +335,7 @@ async function deployStack(stack: StackArtifact, opts: DeployOptions, exports: M
     .join(', ');
   const summary =
     `deployed ${stack.stackName}: ${made || 'nothing'} (created ${statusCount('created')}, reused ${statusCount('reused')}, ` +
-    `functions ${statusCount('registered')})${skippedTotal ? ` · skipped ${skippedTotal} with no local behaviour: ${skippedList}` : ''}`;
+    `registered ${statusCount('registered')})${skippedTotal ? ` · skipped ${skippedTotal} with no local behaviour: ${skippedList}` : ''}`;
   return { stackName: stack.stackName, resources: Object.fromEntries(st.deployed), outputs, skipped: Object.fromEntries(st.skipped), summary };
 }
 

@@ -249,3 +249,55 @@ export function endpointWarning(name: TargetName, env: NodeJS.ProcessEnv = proce
   }
   return undefined;
 }
+
+export interface LocalStackStatus {
+  ok: boolean;
+  /** What is wrong and what to run (when not ok), or a note (when ok). */
+  message: string;
+  edition?: string;
+  version?: string;
+  services?: Record<string, string>;
+}
+
+/** The LocalStack image docker-compose.yml pins: the last community release that needs no auth token. */
+export const LOCALSTACK_VERSION = '4.14.0';
+
+/**
+ * Asks LocalStack's health endpoint whether it runs and which services it has. Tells the embedded
+ * local cloud apart (both listen on :4566 by default), since deploying to it with cdklocal fails
+ * in confusing ways.
+ */
+export async function localstackStatus(endpoint: string, fetchImpl: typeof fetch = fetch): Promise<LocalStackStatus> {
+  const get = async (p: string): Promise<{ status: number; body: string } | undefined> => {
+    try {
+      const response = await fetchImpl(new URL(p, endpoint), { signal: AbortSignal.timeout(3_000) });
+      return { status: response.status, body: await response.text() };
+    } catch {
+      return undefined;
+    }
+  };
+  const health = await get('/_localstack/health');
+  if (!health) {
+    return { ok: false, message: `LocalStack is not reachable at ${endpoint}: start it with \`npm run localstack:up\` (Docker; first start pulls localstack/localstack:${LOCALSTACK_VERSION}), or pass --endpoint` };
+  }
+  let parsed: { services?: Record<string, string>; edition?: string; version?: string } | undefined;
+  try {
+    parsed = JSON.parse(health.body) as typeof parsed;
+  } catch {
+    parsed = undefined;
+  }
+  if (health.status !== 200 || !parsed?.services) {
+    const riffle = await get('/_riffle/health');
+    const what = riffle?.status === 200 ? 'the embedded local cloud (`npm run local`)' : 'something that is not LocalStack';
+    return { ok: false, message: `${endpoint} is ${what}; stop it first (LocalStack uses the same port) and run \`npm run localstack:up\`` };
+  }
+  const missing = ['cloudformation', 'kinesis', 'dynamodb', 's3', 'firehose', 'lambda', 'iam', 'sts', 'ssm', 'events', 'logs'].filter((s) => {
+    const state = parsed?.services?.[s];
+    return state === undefined || state === 'disabled' || state === 'error';
+  });
+  if (missing.length > 0) {
+    return { ok: false, message: `LocalStack at ${endpoint} lacks services Riffle needs: ${missing.join(', ')}; remove SERVICES= from its environment (docker-compose.yml enables all) and restart with \`npm run localstack:down && npm run localstack:up\`` };
+  }
+  const note = parsed.version && !parsed.version.startsWith(LOCALSTACK_VERSION) ? ` (version ${parsed.version}; Riffle targets ${LOCALSTACK_VERSION}, the image docker-compose.yml pins)` : '';
+  return { ok: true, message: `LocalStack ${parsed.edition ?? ''} ${parsed.version ?? ''} at ${endpoint}${note}`.replace(/\s+/g, ' '), ...(parsed.edition ? { edition: parsed.edition } : {}), ...(parsed.version ? { version: parsed.version } : {}), services: parsed.services };
+}

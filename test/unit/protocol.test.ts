@@ -179,3 +179,17 @@ describe('exactly-once protocol (in memory)', () => {
     expect([...finalResults(job, exact).values()].reduce((n, r) => n + Number(r.eventCount), 0)).toBe(20);
   });
 });
+
+describe('fold edge cases', () => {
+  it('a redelivered partial for a CLOSED window is a duplicate, not an error', () => {
+    const job = testJob(tumbling('5m'));
+    const out = mapBatch(job, 'shard-0', [inputRecord(0, { sensorId: 'a', ts: NOW, temperature: 1 })], { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
+    const bundle: Bundle = { job: job.name, origin: out.segments[0]!.origin, bucket: 0, progress: null, partials: out.segments[0]!.partials };
+    const [group] = groupPartials(job, [bundle]);
+    const applied = foldPartials(job, undefined, group!.pk, group!.sk, group!.partials, Number.NEGATIVE_INFINITY, NOW);
+    // Closed items are stored without accumulators (state.ts toStoredItem).
+    const closed: WindowItem = { ...applied.item, status: 'CLOSED', window: { ...applied.item.window!, accs: [] } };
+    const again = foldPartials(job, closed, group!.pk, group!.sk, group!.partials, Number.NEGATIVE_INFINITY, NOW);
+    expect(again).toMatchObject({ changed: false, duplicates: 1, late: [] });
+  });
+});

@@ -1,0 +1,245 @@
+// The SQL side of `npm run query`: an in-memory DuckDB (@duckdb/node-api) with Riffle's views over
+// the JSON-lines files s3-cache.ts fetched, and the three output formats.
+//
+//   results_all  every emitted result row (all versions)
+//   results      one row per resultId: the highest version (ties: final first) — DESIGN §4 dedup
+//   late         late events and late partials
+//   rejected     rejected events, plus payloadText (the payload decoded as UTF-8 when it is)
+//
+// Columns are whatever the JSON holds (one per aggregate), with Riffle's own fields given fixed
+// types — times as TIMESTAMP (UTC) — and present even when no file has them, so a query over an
+// empty or partly written output still binds.
+import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { OutputKind, PartitionFilter } from './s3-cache';
+
+/** Riffle's fields per view and their SQL types (records.ts). Aggregates come from the data. */
+export const BASE_COLUMNS: Readonly<Record<OutputKind, Readonly<Record<string, string>>>> = {
+  results: {
+    resultId: 'VARCHAR',
+    job: 'VARCHAR',
+    key: 'VARCHAR',
+    windowStart: 'TIMESTAMP',
+    windowEnd: 'TIMESTAMP',
+    final: 'BOOLEAN',
+    version: 'BIGINT',
+    eventCount: 'BIGINT',
+    emittedAt: 'TIMESTAMP',
+  },
+  late: {
+    kind: 'VARCHAR',
+    job: 'VARCHAR',
+    key: 'VARCHAR',
+    windowStart: 'TIMESTAMP',
+    windowEnd: 'TIMESTAMP',
+    eventTime: 'TIMESTAMP',
+    watermark: 'TIMESTAMP',
+    reason: 'VARCHAR',
+    shardId: 'VARCHAR',
+    sequenceNumber: 'VARCHAR',
+    subSequenceNumber: 'BIGINT',
+    eventCount: 'BIGINT',
+    firstSequenceNumber: 'VARCHAR',
+    lastSequenceNumber: 'VARCHAR',
+    lateAt: 'TIMESTAMP',
+  },
+  rejected: {
+    job: 'VARCHAR',
+    reason: 'VARCHAR',
+    shardId: 'VARCHAR',
+    sequenceNumber: 'VARCHAR',
+    subSequenceNumber: 'BIGINT',
+    partitionKey: 'VARCHAR',
+    payload: 'VARCHAR',
+    payloadBytes: 'BIGINT',
+    payloadTruncated: 'BOOLEAN',
+    payloadSha256: 'VARCHAR',
+    rejectedAt: 'TIMESTAMP',
+  },
+};
+
+/** The time column each view's --since/--until (and its S3 partitions) refer to. */
+export const TIME_COLUMN: Readonly<Record<OutputKind, string>> = { results: 'windowStart', late: 'windowStart', rejected: 'rejectedAt' };
+
+export const VIEW_NAMES = ['results', 'results_all', 'late', 'rejected'] as const;
+export type ViewName = (typeof VIEW_NAMES)[number];
+
+/** The outputs a statement reads (whole-word view names; a name inside a string literal costs only a fetch). */
+export function referencedKinds(sql: string): Set<OutputKind> {
+  const kinds = new Set<OutputKind>();
+  if (/\bresults(_all)?\b/i.test(sql)) kinds.add('results');
+  if (/\blate\b/i.test(sql)) kinds.add('late');
+  if (/\brejected\b/i.test(sql)) kinds.add('rejected');
+  return kinds;
+}
+
+const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
+const quoteString = (text: string) => `'${text.replace(/'/g, "''")}'`;
+/** A TIMESTAMP literal (UTC, naive) for epoch ms. */
+const timestampLiteral = (ms: number) => `TIMESTAMP ${quoteString(new Date(ms).toISOString().replace('T', ' ').replace('Z', ''))}`;
+
+export interface ViewSources {
+  /** JSON-lines files per output kind. */
+  files: Partial<Record<OutputKind, readonly string[]>>;
+  filter: PartitionFilter;
+  /** Extra columns to guarantee in results (aggregate name → SQL type), e.g. from the job definitions. */
+  resultColumns?: Readonly<Record<string, string>>;
+}
+
+export interface QueryResult {
+  columns: string[];
+  types: string[];
+  rows: unknown[][];
+}
+
+/** An in-memory DuckDB with Riffle's views. close() when done. */
+export class QuerySession {
+  private constructor(
+    private readonly instance: DuckDBInstance,
+    private readonly connection: DuckDBConnection,
+  ) {}
+
+  static async open(sources: ViewSources): Promise<QuerySession> {
+    const instance = await DuckDBInstance.create(':memory:');
+    const connection = await instance.connect();
+    const session = new QuerySession(instance, connection);
+    try {
+      // Timestamps are UTC throughout Riffle; keep now() and casts in UTC whatever the machine says.
+      await connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
+      for (const kind of ['results', 'late', 'rejected'] as const) {
+        await session.createView(kind, sources.files[kind] ?? [], sources.filter, kind === 'results' ? (sources.resultColumns ?? {}) : {});
+      }
+    } catch (error) {
+      session.close();
+      throw error;
+    }
+    return session;
+  }
+
+  private async createView(kind: OutputKind, files: readonly string[], filter: PartitionFilter, extra: Readonly<Record<string, string>>): Promise<void> {
+    const table = `_${kind}_raw`;
+    const base = BASE_COLUMNS[kind];
+    let present = new Map<string, string>();
+    if (files.length > 0) {
+      // Materialised once: the views (and `results` over `results_all`) then read memory, not JSON.
+      // Every file and every line is sampled for the schema: a column that is null in the first
+      // files (humidity_avg of sensors without humidity) would otherwise be typed JSON for good.
+      await this.connection.run(
+        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_ndjson([${files.map(quoteString).join(', ')}], maximum_sample_files = -1, sample_size = -1, union_by_name = true)`,
+      );
+      const described = await this.connection.runAndReadAll(`DESCRIBE ${table}`);
+      present = new Map(described.getRowObjectsJS().map((r) => [String(r.column_name), String(r.column_type)]));
+    }
+    const replace: string[] = [];
+    const added: string[] = [];
+    for (const [name, type] of Object.entries({ ...extra, ...base })) {
+      const actual = present.get(name);
+      if (actual === undefined) added.push(`CAST(NULL AS ${type}) AS ${quoteIdent(name)}`);
+      else if (name in base && actual !== type) replace.push(`TRY_CAST(${quoteIdent(name)} AS ${type}) AS ${quoteIdent(name)}`);
+    }
+    if (kind === 'rejected') added.push(`TRY(decode(from_base64(${present.has('payload') ? quoteIdent('payload') : 'NULL'}))) AS payloadText`);
+    const select = present.size > 0 ? `SELECT *${replace.length ? ` REPLACE (${replace.join(', ')})` : ''}${added.length ? `, ${added.join(', ')}` : ''} FROM ${table}` : `SELECT ${added.join(', ')} WHERE false`;
+    const where: string[] = [];
+    if (filter.job !== undefined) where.push(`job = ${quoteString(filter.job)}`);
+    const time = quoteIdent(TIME_COLUMN[kind]);
+    if (filter.sinceMs !== undefined) where.push(`${time} >= ${timestampLiteral(filter.sinceMs)}`);
+    if (filter.untilMs !== undefined) where.push(`${time} < ${timestampLiteral(filter.untilMs)}`);
+    const name = kind === 'results' ? 'results_all' : kind;
+    await this.connection.run(`CREATE TEMP VIEW ${name} AS SELECT * FROM (${select})${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
+    if (kind === 'results') {
+      await this.connection.run(
+        'CREATE TEMP VIEW results AS SELECT * FROM results_all QUALIFY row_number() OVER (PARTITION BY resultId ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST) = 1',
+      );
+    }
+  }
+
+  /** Runs every statement; returns the last one's rows. */
+  async run(sql: string): Promise<QueryResult> {
+    const statements = await this.connection.extractStatements(sql);
+    if (statements.count === 0) throw new Error('the SQL has no statement; e.g. "SELECT * FROM results LIMIT 10"');
+    let result: QueryResult = { columns: [], types: [], rows: [] };
+    for (let i = 0; i < statements.count; i++) {
+      const reader = await (await statements.prepare(i)).runAndReadAll();
+      result = { columns: reader.columnNames(), types: reader.columnTypes().map(String), rows: reader.getRowsJS() as unknown[][] };
+    }
+    return result;
+  }
+
+  close(): void {
+    this.connection.closeSync();
+    this.instance.closeSync();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Values and formats
+
+/** A DuckDB JS value → plain JSON: bigints as numbers (strings past 2^53), times as ISO-8601 UTC. */
+export function plainValue(value: unknown, type?: string): unknown {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (value instanceof Date) {
+    if (Number.isNaN(value.getTime())) return null;
+    return type === 'DATE' ? value.toISOString().slice(0, 10) : value.toISOString();
+  }
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('base64');
+  if (Array.isArray(value)) return value.map((v) => plainValue(v));
+  if (typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [k, plainValue(v)]));
+  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
+  return value;
+}
+
+export function plainRows(result: QueryResult): Record<string, unknown>[] {
+  return result.rows.map((row) => Object.fromEntries(result.columns.map((c, i) => [c, plainValue(row[i], result.types[i])])));
+}
+
+function cellText(value: unknown): string {
+  if (value === null) return 'NULL';
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  return JSON.stringify(value);
+}
+
+const NUMERIC_TYPE = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|UHUGEINT|FLOAT|DOUBLE|DECIMAL)/;
+const MAX_CELL = 60;
+
+/** An aligned text table (numbers right-aligned, long cells cut with …) and a row count. */
+export function formatTable(result: QueryResult): string {
+  const rows = result.rows.map((row) =>
+    result.columns.map((_, i) => {
+      const text = cellText(plainValue(row[i], result.types[i])).replace(/\r?\n/g, '⏎');
+      return text.length > MAX_CELL ? `${text.slice(0, MAX_CELL - 1)}…` : text;
+    }),
+  );
+  const widths = result.columns.map((c, i) => Math.max(c.length, ...rows.map((r) => (r[i] as string).length)));
+  const numeric = result.types.map((t) => NUMERIC_TYPE.test(t));
+  const line = (cells: readonly string[]) => cells.map((c, i) => (numeric[i] ? c.padStart(widths[i] as number) : c.padEnd(widths[i] as number))).join('  ').trimEnd();
+  const out = [line(result.columns), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)];
+  out.push(`(${result.rows.length.toLocaleString('en-US')} row${result.rows.length === 1 ? '' : 's'})`);
+  return out.join('\n');
+}
+
+function csvCell(value: unknown): string {
+  if (value === null) return '';
+  const text = typeof value === 'string' ? value : typeof value === 'number' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
+/** RFC 4180 CSV with a header row; nested values as JSON text, NULL as an empty field. */
+export function formatCsv(result: QueryResult): string {
+  const lines = [result.columns.map(csvCell).join(',')];
+  for (const row of result.rows) lines.push(result.columns.map((_, i) => csvCell(plainValue(row[i], result.types[i]))).join(','));
+  return lines.join('\r\n');
+}
+
+/** A JSON array of row objects, one row per line. */
+export function formatJson(result: QueryResult): string {
+  const rows = plainRows(result);
+  return rows.length === 0 ? '[]' : `[\n${rows.map((r) => JSON.stringify(r)).join(',\n')}\n]`;
+}
+
+export const FORMATS = ['table', 'csv', 'json'] as const;
+export type OutputFormat = (typeof FORMATS)[number];
+
+export function formatResult(result: QueryResult, format: OutputFormat): string {
+  return format === 'csv' ? formatCsv(result) : format === 'json' ? formatJson(result) : formatTable(result);
+}
