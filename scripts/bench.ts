@@ -3,18 +3,20 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { benchMapperCore } from './bench/mapper-core';
+import { benchEndToEnd } from './bench/end-to-end';
 import { benchWorkloadW } from './bench/workload-w';
 import { type CommandSpec, intOption, runMain } from './lib/cli';
 
-const SECTIONS = ['mapper-core', 'workload-w'] as const;
+const SECTIONS = ['mapper-core', 'workload-w', 'end-to-end'] as const;
 
 const spec: CommandSpec = {
   name: 'npm run bench --',
   summary: 'measure mapper throughput and the DynamoDB/Lambda cost of workload W; write bench-report/',
-  usage: 'npm run bench -- [--only mapper-core,workload-w] [--events 1000000] [--out bench-report]',
+  usage: 'npm run bench -- [--only mapper-core,workload-w,end-to-end] [--events 1000000] [--aggregation 100] [--out bench-report]',
   options: {
     only: { type: 'string', description: `comma-separated sections to run (${SECTIONS.join(', ')})`, default: 'all' },
-    events: { type: 'string', description: 'events in workload W', default: '1000000', integer: { min: 1_000 } },
+    events: { type: 'string', description: 'events in workload W and the end-to-end run', default: '1000000', integer: { min: 1_000 } },
+    aggregation: { type: 'string', description: 'user records per KPL aggregate in the end-to-end run (1 = no aggregation)', default: '100', integer: { min: 1, max: 1000 } },
     out: { type: 'string', description: 'directory for report.json and report.md', default: 'bench-report' },
   },
   examples: ['npm run bench', 'npm run bench -- --only mapper-core', 'npm run bench -- --only workload-w --events 100000'],
@@ -55,6 +57,24 @@ runMain(spec, async (parsed) => {
     for (const [k, v] of rows) console.log(`  ${k}: ${typeof v === 'number' ? v.toLocaleString() : v}`);
     console.log(`  target: writes ≤ 3 × results = ${(3 * r.results).toLocaleString()} → ${r.dynamoWriteRequests <= 3 * r.results ? 'met' : 'NOT met'}`);
     md.push('## Workload W', '', '| measure | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${typeof v === 'number' ? v.toLocaleString() : v} |`), '');
+  }
+  if (only.includes('end-to-end')) {
+    const events = intOption(parsed, 'events', 1_000_000);
+    const aggregation = intOption(parsed, 'aggregation', 100);
+    console.log(`end to end on the embedded cloud: ${events.toLocaleString()} sensor events, KPL aggregation ${aggregation}…`);
+    const r = await benchEndToEnd({ events, aggregation, log: (l) => console.log(l) });
+    report.endToEnd = r;
+    const rows = [
+      ['events', r.events],
+      ['raw kinesalite PutRecords (single-event records)', `${r.rawPutRecordsPerSec.toLocaleString()} records/s`],
+      ['end-to-end throughput (produce → results in S3)', `${r.eventsPerSec.toLocaleString()} events/s (target ≥ 5,000)`],
+      ['ratio to raw PutRecords', `${(r.ratioToRawPutRecords * 100).toFixed(0)}% (target ≥ 40%)`],
+      ['total / producing', `${r.totalSeconds.toFixed(1)} s / ${r.produceSeconds.toFixed(1)} s`],
+      ['peak RSS (whole process, workers included)', `${r.peakRssMb} MB (target ≤ 1,500)`],
+      ['results exact', r.exact ? `yes (${r.results.toLocaleString()} windows)` : 'NO'],
+    ] as const;
+    for (const [k, v] of rows) console.log(`  ${k}: ${typeof v === 'number' ? v.toLocaleString() : v}`);
+    md.push('## End to end (embedded cloud)', '', '| measure | value |', '|---|---|', ...rows.map(([k, v]) => `| ${k} | ${typeof v === 'number' ? v.toLocaleString() : v} |`), '');
   }
   const out = typeof parsed.values.out === 'string' ? parsed.values.out : 'bench-report';
   await mkdir(out, { recursive: true });
