@@ -370,7 +370,8 @@ async function main(parsed: Parsed): Promise<number> {
     const sent = sentBySource.get(definition.source) as SentRecord[];
     const maxEvent = Math.max(...validEvents(sent.filter((r) => r.sequenceNumber !== undefined)).map((e) => e.time));
     const watermark = maxEvent - definition.outOfOrdernessMs;
-    const sinceMs = endMs - 2 * 3_600_000 - 24 * 3_600_000;
+    // This run's windows only: they start at most one window (or session gap) before its first event.
+    const sinceMs = endMs - parseDuration(str('duration') ?? '60m', '--duration') - 3_600_000;
     const started = Date.now();
     let report: RoundTripReport | undefined;
     // Poll until every closable window is there and right, or the timeout.

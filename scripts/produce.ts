@@ -54,6 +54,7 @@ export const produceSpec: CommandSpec = {
     target: { type: 'string', description: 'where to send', default: 'local', choices: TARGET_NAMES },
     endpoint: { type: 'string', description: 'endpoint of the local target (default http://127.0.0.1:4566; LocalStack http://localhost:4566)' },
     region: { type: 'string', description: 'AWS region (default: AWS_REGION or your profile; us-east-1 locally)' },
+    outputs: { type: 'string', description: "deploy outputs file to read names from (default: the target's: .riffle/outputs.json, .riffle/localstack-outputs.json, cdk-outputs.json)" },
     stream: { type: 'string', description: "send to this stream instead of the job's input stream from the deploy outputs" },
     concurrency: { type: 'string', description: 'PutRecords calls in flight (more is faster, but reorders records across calls)', default: '1', integer: { min: 1, max: 64 } },
   },
@@ -74,6 +75,7 @@ export interface ProduceOptions {
   target: TargetName;
   endpoint?: string;
   region?: string;
+  outputs?: string;
   stream?: string;
   /** Records to send; for --file the most lines to send (undefined: all). */
   count?: number;
@@ -178,13 +180,16 @@ export function produceOptions(parsed: Parsed, nowMs = Date.now(), randomSeed = 
   if (keyField !== undefined && file === undefined) throw new UsageError("--key-field applies to --file; generated events use the job's entity id as the partition key");
   const log = str(parsed, 'log');
   if (log !== undefined && (log === '' || (existsSync(log) && statSync(log).isDirectory()))) throw new UsageError(`--log ${log}: give a file name, e.g. --log sent.jsonl`);
+  if (log !== undefined && !existsSync(path.dirname(path.resolve(log)))) throw new UsageError(`--log ${log}: the directory ${path.dirname(path.resolve(log))} does not exist; create it or write the log elsewhere`);
   const seed = str(parsed, 'seed');
   const region = str(parsed, 'region');
+  const outputs = str(parsed, 'outputs');
   return {
     job,
     target,
     ...(endpoint !== undefined ? { endpoint } : {}),
     ...(region !== undefined ? { region } : {}),
+    ...(outputs !== undefined ? { outputs } : {}),
     ...(stream !== undefined ? { stream } : {}),
     ...(count !== undefined ? { count } : {}),
     durationMs,
@@ -624,7 +629,8 @@ function fmt(n: number): string {
 
 /** A live progress line on a TTY (redrawn in place), plain periodic lines otherwise. */
 export class ProgressLine {
-  private last = 0;
+  /** Starts now: the first plain line comes after one interval, not with 0 records sent. */
+  private last: number;
   private readonly samples: { at: number; sent: number }[] = [];
   private drawn = false;
   constructor(
@@ -632,7 +638,9 @@ export class ProgressLine {
     private readonly total: number | undefined,
     private readonly label: string,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.last = now();
+  }
 
   /** Records per second over the last ~2 s. */
   rate(sent: number): number {
@@ -704,7 +712,16 @@ export interface ProduceIo {
 export async function produce(options: ProduceOptions, io: ProduceIo): Promise<number> {
   const warning = endpointWarning(options.target);
   if (warning) io.stderr.write(`${warning}\n`);
-  const target = io.target ?? resolveTarget(options.target, { ...(io.cwd ? { cwd: io.cwd } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(options.region ? { region: options.region } : {}), ...(options.stream ? { outputs: {} } : {}) });
+  const target =
+    io.target ??
+    resolveTarget(options.target, {
+      ...(io.cwd ? { cwd: io.cwd } : {}),
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.region ? { region: options.region } : {}),
+      ...(options.outputs ? { outputsFile: options.outputs } : {}),
+      // With --stream nothing is looked up, so no outputs file is needed.
+      ...(options.stream ? { outputs: {} } : {}),
+    });
   const stream = options.stream ?? jobOutput(target, options.job, 'InputStream');
   const kinesis = new KinesisClient(target.clientConfig());
   const log = options.log !== undefined ? createWriteStream(options.log) : undefined;
@@ -747,5 +764,5 @@ if (require.main === module) {
     process.stderr.write('\nstopping: finishing the calls in flight (Ctrl-C again to abort)…\n');
     process.once('SIGINT', () => process.exit(130));
   });
-  runMain(produceSpec, (parsed) => produce(produceOptions(parsed), { stdout: process.stdout, stderr: process.stderr, shouldStop: () => stop }));
+  runMain(produceSpec, async (parsed) => produce(produceOptions(parsed), { stdout: process.stdout, stderr: process.stderr, shouldStop: () => stop }));
 }

@@ -33,6 +33,7 @@ export const querySpec: CommandSpec = {
     target: { type: 'string', description: 'whose bucket to read', default: 'local', choices: TARGET_NAMES },
     endpoint: { type: 'string', description: 'endpoint of the local target (default http://127.0.0.1:4566; LocalStack http://localhost:4566)' },
     region: { type: 'string', description: 'AWS region (default: AWS_REGION or your profile; us-east-1 locally)' },
+    outputs: { type: 'string', description: "deploy outputs file to read names from (default: the target's: .riffle/outputs.json, .riffle/localstack-outputs.json, cdk-outputs.json)" },
     'no-cache': { type: 'boolean', description: `download every object again instead of reusing ${DEFAULT_CACHE_DIR}/` },
     athena: { type: 'boolean', description: 'AWS only: print the Athena (Glue table) form of the query and the AWS CLI commands that run it' },
   },
@@ -53,6 +54,7 @@ export interface QueryOptions {
   target: TargetName;
   endpoint?: string;
   region?: string;
+  outputs?: string;
   cache: boolean;
   athena: boolean;
 }
@@ -101,6 +103,7 @@ export function queryOptions(parsed: Parsed, nowMs = Date.now()): QueryOptions {
   if (athena && target !== 'aws') throw new UsageError('--athena queries the Glue table on AWS; add --target aws (locally, DuckDB runs the same SQL)');
   if (athena && job === undefined) throw new UsageError('--athena needs --job: each job has its own Glue table (e.g. --job sensor-averages)');
   const region = str('region');
+  const outputs = str('outputs');
   return {
     sql,
     format: (str('format') ?? 'table') as OutputFormat,
@@ -110,6 +113,7 @@ export function queryOptions(parsed: Parsed, nowMs = Date.now()): QueryOptions {
     target,
     ...(endpoint !== undefined ? { endpoint } : {}),
     ...(region !== undefined ? { region } : {}),
+    ...(outputs !== undefined ? { outputs } : {}),
     cache: parsed.values['no-cache'] !== true,
     athena,
   };
@@ -160,7 +164,7 @@ function athenaText(options: QueryOptions, target: Target): string {
     '',
     '# run it (the workgroup writes results to the stack bucket under athena-results/):',
     `id=$(aws athena start-query-execution --work-group ${workgroup} --query-string ${shellQuote(sql)} --query QueryExecutionId --output text)`,
-    'aws athena wait query-execution-completed --query-execution-id "$id" 2>/dev/null || sleep 5',
+    'while state=$(aws athena get-query-execution --query-execution-id "$id" --query QueryExecution.Status.State --output text); [ "$state" = QUEUED ] || [ "$state" = RUNNING ]; do sleep 1; done; echo "$state"',
     'aws athena get-query-results --query-execution-id "$id" --output table',
   ].join('\n');
 }
@@ -186,7 +190,7 @@ export interface QueryRun {
 /** Lists, fetches, runs the SQL; returns the formatted output and what was fetched. */
 export async function executeQuery(options: QueryOptions, io: Pick<QueryIo, 'cwd' | 'target' | 'cacheDir'>): Promise<QueryRun> {
   const cwd = io.cwd ?? process.cwd();
-  const target = io.target ?? resolveTarget(options.target, { cwd, ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(options.region ? { region: options.region } : {}) });
+  const target = io.target ?? resolveTarget(options.target, { cwd, ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(options.region ? { region: options.region } : {}), ...(options.outputs ? { outputsFile: options.outputs } : {}) });
   const filter: PartitionFilter = { ...(options.job ? { job: options.job } : {}), ...(options.sinceMs !== undefined ? { sinceMs: options.sinceMs } : {}), ...(options.untilMs !== undefined ? { untilMs: options.untilMs } : {}) };
   const sources = options.job ? [{ bucket: jobOutput(target, options.job, 'Bucket'), jobs: [options.job] }] : buckets(target);
   if (sources.length === 0) throw new UsageError(`no jobs are deployed on --target ${target.name} (${TARGET_INFO[target.name].outputsFile} lists none): ${TARGET_INFO[target.name].deploy}`);
@@ -228,7 +232,7 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
   const warning = endpointWarning(options.target);
   if (warning) io.stderr.write(`${warning}\n`);
   if (options.athena) {
-    const target = io.target ?? resolveTarget(options.target, { ...(io.cwd ? { cwd: io.cwd } : {}), ...(options.region ? { region: options.region } : {}) });
+    const target = io.target ?? resolveTarget(options.target, { ...(io.cwd ? { cwd: io.cwd } : {}), ...(options.region ? { region: options.region } : {}), ...(options.outputs ? { outputsFile: options.outputs } : {}) });
     io.stdout.write(`${athenaText(options, target)}\n`);
     return 0;
   }
@@ -247,5 +251,5 @@ export async function runQuery(argv: string[], io: QueryIo): Promise<number> {
 }
 
 if (require.main === module) {
-  runMain(querySpec, (parsed) => query(queryOptions(parsed), { stdout: process.stdout, stderr: process.stderr }));
+  runMain(querySpec, async (parsed) => query(queryOptions(parsed), { stdout: process.stdout, stderr: process.stderr }));
 }

@@ -28,7 +28,7 @@ export class UsageError extends Error {}
 export function helpText(spec: CommandSpec): string {
   const lines = [`${spec.name} — ${spec.summary}`, '', `Usage: ${spec.usage}`, '', 'Options:'];
   if (spec.positionals) lines.splice(4, 0, `  ${spec.positionals.name}  ${spec.positionals.description}`, '');
-  const width = Math.max(...Object.keys(spec.options).map((k) => k.length)) + 10;
+  const width = Math.max(...Object.entries(spec.options).map(([k, o]) => k.length + 2 + (o.type === 'string' ? 8 : 0))) + 4;
   for (const [name, o] of Object.entries(spec.options)) {
     const flag = `--${name}${o.type === 'string' ? ' <value>' : ''}`;
     const extra = [o.choices ? `one of: ${o.choices.join(', ')}` : '', o.default !== undefined ? `default: ${String(o.default)}` : ''].filter(Boolean).join('; ');

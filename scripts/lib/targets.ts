@@ -84,17 +84,23 @@ export interface ResolveOptions {
   env?: NodeJS.ProcessEnv;
   /** Use these outputs instead of reading the file (tests). */
   outputs?: StackOutputs;
+  /** Read this outputs file instead of the target's default one. */
+  outputsFile?: string;
 }
 
 export function isTargetName(value: string): value is TargetName {
   return (TARGET_NAMES as readonly string[]).includes(value);
 }
 
-/** Reads the target's outputs file; throws TargetError naming the command that creates it. */
-export function readOutputs(name: TargetName, cwd = process.cwd()): { file: string; outputs: StackOutputs } {
+/**
+ * Reads the target's outputs file (or `outputsFile`, e.g. for `npm run local -- --data-dir`);
+ * throws TargetError naming the command that creates it.
+ */
+export function readOutputs(name: TargetName, cwd = process.cwd(), outputsFile?: string): { file: string; outputs: StackOutputs } {
   const info = TARGET_INFO[name];
-  const file = path.resolve(cwd, info.outputsFile);
+  const file = path.resolve(cwd, outputsFile ?? info.outputsFile);
   if (!existsSync(file)) {
+    if (outputsFile !== undefined) throw new TargetError(`--outputs ${outputsFile}: no such file; point it at the outputs.json of your deployment, or leave it out to use ${info.outputsFile}`);
     throw new TargetError(`${info.outputsFile} not found (--target ${name} reads resource names from it): ${info.deploy}`);
   }
   let parsed: unknown;
@@ -117,7 +123,7 @@ export function readOutputs(name: TargetName, cwd = process.cwd()): { file: stri
 export function resolveTarget(name: TargetName, options: ResolveOptions = {}): Target {
   const env = options.env ?? process.env;
   const info = TARGET_INFO[name];
-  const { file, outputs } = options.outputs ? { file: path.resolve(options.cwd ?? process.cwd(), info.outputsFile), outputs: options.outputs } : readOutputs(name, options.cwd);
+  const { file, outputs } = options.outputs ? { file: path.resolve(options.cwd ?? process.cwd(), info.outputsFile), outputs: options.outputs } : readOutputs(name, options.cwd, options.outputsFile);
   const endpoint = name === 'aws' ? undefined : (options.endpoint ?? info.defaultEndpoint);
   if (endpoint !== undefined) checkEndpoint(endpoint);
   // On AWS an unset region is left to the SDK, which also reads it from the profile (~/.aws/config).
