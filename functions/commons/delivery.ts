@@ -1,7 +1,7 @@
 // Writing records to Firehose (results/, late/, rejected/): newline-delimited JSON, ≤ 500 records
 // and ≤ 4 MiB per PutRecordBatch, failed entries retried with backoff.
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
-import { chunkBy, sendWithRetry } from './retry';
+import { chunkBy, failedEntries, sendWithRetry } from './retry';
 
 const MAX_RECORDS = 500;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024 - 64 * 1024;
@@ -22,15 +22,7 @@ export async function deliver(firehose: FirehoseClient, deliveryStream: string, 
       const response = await firehose.send(
         new PutRecordBatchCommand({ DeliveryStreamName: deliveryStream, Records: batch.map((Data) => ({ Data })) }),
       );
-      const failed: number[] = [];
-      let detail: string | undefined;
-      (response.RequestResponses ?? []).forEach((entry, i) => {
-        if (entry.ErrorCode) {
-          failed.push(i);
-          detail ??= `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`;
-        }
-      });
-      return { failed, ...(detail ? { detail } : {}) };
+      return failedEntries(response.RequestResponses);
     });
     retried += outcome.retried;
   }

@@ -51,6 +51,19 @@ export async function sendWithRetry<T>(
   return { retried };
 }
 
+/** The failed entries of a batch API response (PutRecords, PutRecordBatch): indices and the first error. */
+export function failedEntries(entries: readonly { ErrorCode?: string; ErrorMessage?: string }[] | undefined): { failed: number[]; detail?: string } {
+  const failed: number[] = [];
+  let detail: string | undefined;
+  (entries ?? []).forEach((entry, i) => {
+    if (entry.ErrorCode) {
+      failed.push(i);
+      detail ??= `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`;
+    }
+  });
+  return { failed, ...(detail ? { detail } : {}) };
+}
+
 /** Split items into chunks bounded by count and by total size. */
 export function chunkBy<T>(items: readonly T[], maxCount: number, maxBytes: number, sizeOf: (item: T) => number): T[][] {
   const chunks: T[][] = [];

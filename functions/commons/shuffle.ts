@@ -4,7 +4,7 @@
 // retried entry after a later one — so each call carries at most one bundle per bucket, and the
 // next call starts only once every entry of the previous one is in.
 import { KinesisClient, PutRecordsCommand } from '@aws-sdk/client-kinesis';
-import { sendWithRetry } from './retry';
+import { failedEntries, sendWithRetry } from './retry';
 
 export interface ShuffleRecord {
   partitionKey: string;
@@ -46,15 +46,7 @@ export async function putShuffle(kinesis: KinesisClient, streamName: string, rec
       const response = await kinesis.send(
         new PutRecordsCommand({ StreamName: streamName, Records: batch.map((r) => ({ PartitionKey: r.partitionKey, Data: r.data })) }),
       );
-      const failed: number[] = [];
-      let detail: string | undefined;
-      (response.Records ?? []).forEach((entry, i) => {
-        if (entry.ErrorCode) {
-          failed.push(i);
-          detail ??= `${entry.ErrorCode}: ${entry.ErrorMessage ?? ''}`;
-        }
-      });
-      return { failed, ...(detail ? { detail } : {}) };
+      return failedEntries(response.Records);
     });
     retried += outcome.retried;
   }
