@@ -157,6 +157,13 @@ interface SubBatch {
 }
 
 const MAX_SHARD_READ = 10_000;
+/**
+ * Bytes of event JSON a shard reader buffers ahead of its lanes. Lambda's own pollers do not
+ * hold a shard's backlog in memory either; without a byte bound, 10,000 large records (KPL
+ * aggregates, shuffle bundles) per shard cost hundreds of MB. Two full 6 MB batches per lane
+ * keep every lane busy.
+ */
+const READ_AHEAD_BYTES_PER_LANE = 12 * 1024 * 1024;
 
 export class KinesisEventSourceMapping {
   readonly config: KinesisEsmConfig;
@@ -488,6 +495,8 @@ class ShardReader {
   private readonly readAhead: number;
   private readonly fetchWake = new Signal();
   private buffered = 0;
+  private bufferedBytes = 0;
+  private readonly readAheadBytes: number;
   private caughtUp = false;
   private readingDone = false;
   private lastFetched: string | undefined;
@@ -505,6 +514,7 @@ class ShardReader {
     const cfg = esm.config;
     this.lanes = Array.from({ length: cfg.parallelizationFactor }, () => new Lane(this));
     this.readAhead = deps.readAheadRecords ?? Math.max(MAX_SHARD_READ, 2 * cfg.batchSize * cfg.parallelizationFactor);
+    this.readAheadBytes = READ_AHEAD_BYTES_PER_LANE * cfg.parallelizationFactor;
   }
 
   private iterator: string | undefined;
@@ -557,6 +567,7 @@ class ShardReader {
     if (records.length === 0) return;
     for (const r of records) this.done.add(r.sequenceNumber);
     this.buffered -= records.length;
+    for (const r of records) this.bufferedBytes -= r.json.length;
     const c = this.esm.counters;
     c.records += records.length;
     const last = records[records.length - 1];
@@ -620,7 +631,7 @@ class ShardReader {
           this.readingDone = true;
           break;
         }
-        if (this.buffered >= this.readAhead) {
+        if (this.buffered >= this.readAhead || this.bufferedBytes >= this.readAheadBytes) {
           await this.fetchWake.wait(1000);
           continue;
         }
@@ -644,6 +655,7 @@ class ShardReader {
           this.caughtUp = false;
           this.buffered += records.length;
           for (const r of records) {
+            this.bufferedBytes += r.json.length;
             this.order.push(r.sequenceNumber);
             const lane = this.lanes[laneOf(r.partitionKey, this.lanes.length)] as Lane;
             lane.push(r);
