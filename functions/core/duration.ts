@@ -5,6 +5,9 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_0
 
 /** Parse a duration to milliseconds. Throws with the accepted forms when `text` is not one. */
 export function parseDuration(text: string, what = 'duration'): number {
+  if (/^\s*-/.test(String(text))) {
+    throw new Error(`${what}: '${text}' is negative; durations are ≥ 0 (use '0s' for none)`);
+  }
   const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(String(text).trim());
   if (!match) {
     throw new Error(
