@@ -537,7 +537,7 @@ describe('bad-input catalogue: each bad record is rejected with its reason; noth
         expect.stringMatching(/^KPL aggregate MD5 mismatch \(trailer [0-9a-f]{32}, computed [0-9a-f]{32}\)$/),
         expect.stringMatching(/^KPL aggregate MD5 mismatch/),
         expect.stringMatching(/^KPL aggregate MD5 mismatch/),
-        'KPL aggregate protobuf malformed: records at offset 7 claims 5 bytes but only 2 remain',
+        'KPL aggregate protobuf malformed: records at offset 8 claims 5 bytes but only 2 remain',
         'KPL aggregate protobuf malformed: record #0: partition_key_index 7 out of range (table has 1)',
         'KPL aggregate contains no user records',
       ] as unknown[]);
@@ -575,6 +575,51 @@ describe('bad-input catalogue: each bad record is rejected with its reason; noth
       ] as unknown[]);
       // The sub-record's own bytes, not the whole aggregate.
       expect(payloadOf(rows[0] as Row).toString()).toBe(users[2]?.data);
+    });
+  });
+});
+
+describe('bad inputs that expose pipeline bugs (it.failing: flip to it() once fixed)', () => {
+  it('PROBE rejected/ keeps the raw bytes of a record that failed validation (here 1e400, which re-serializes as null)', async () => {
+    await withHarness(async (h) => {
+      const t = START + 60_000;
+      const raw = `{ "sensorId": "s1", "ts": ${t}, "temperature": 1e400 }`;
+      const { rows } = await runCase(h, { rejected: [raw] });
+      expect(rows[0]?.reason).toBe('schema: temperature: Invalid input: expected number, received Infinity');
+      expect(payloadOf(rows[0] as Row).toString()).toBe(raw);
+      expect(rows[0]).toMatchObject({ payloadBytes: raw.length, payloadSha256: sha256(Buffer.from(raw)) });
+    });
+  });
+
+  it('PROBE keys that differ only by a lone surrogate and U+FFFD get distinct results', async () => {
+    await withHarness(async (h) => {
+      const t = START + 60_000;
+      const sent = await put(h, [`{"sensorId":"s\\ud800","ts":${t},"temperature":20}`, `{"sensorId":"s\\ufffd","ts":${t},"temperature":30}`, `{"sensorId":"s\\ufffd","ts":${t},"temperature":30}`]);
+      expectNoStall(await deliverAll(h), sent);
+      await h.closer({ drain: true });
+      const raw = await h.output('results');
+      console.log(JSON.stringify(raw.map((r) => [r.key, r.resultId, r.count, r.version])));
+      const results = await h.results();
+      expect(results).toHaveLength(2);
+    });
+  });
+
+  it('PROBE a late event near the 1 MiB record limit goes to late/ without stalling the shard', async () => {
+    await withHarness(async (h) => {
+      const first = goodReadings(40);
+      const sentFirst = await put(h, first);
+      expectNoStall(await deliverAll(h), sentFirst);
+      const head = JSON.stringify({ sensorId: 'sensor-1', ts: START + 60_000, temperature: 20, note: '' }).slice(0, -2);
+      const big = Buffer.from(`${head}${'z'.repeat(1_040_000 - head.length - 2)}"}`);
+      const second = goodReadings(10, START + 19 * 60_000, 60_000);
+      const { payloads } = interleave(second, [big]);
+      const sent = await put(h, payloads);
+      const d = await deliverAll(h);
+      console.log(d.mapperInvocations, d.errors.map(String));
+      expectNoStall(d, sent);
+      await h.closer({ drain: true });
+      expect(countsOf(await h.results())).toEqual(expectedCounts(asGood([...first, ...second])));
+      expect(await h.output('late')).toHaveLength(1);
     });
   });
 });

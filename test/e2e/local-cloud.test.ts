@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { outputKey, stackName } from '../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { latestResults, readJsonLines } from '../../scripts/lib/output-reader';
+import { getObjectBytes, latestResults, listObjects, readJsonLines } from '../../scripts/lib/output-reader';
 import { synth } from '../../scripts/lib/synth';
 import { sensorEvents } from '../support/factories';
 import { diffSensorResults, expectedSensorAverages } from '../support/oracle';
@@ -36,7 +36,8 @@ afterAll(() => {
 async function withCloud(fn: (cloud: LocalCloud, name: (key: Parameters<typeof outputKey>[1]) => string) => Promise<void>): Promise<void> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'riffle-local-'));
   temp.push(dataDir);
-  const cloud = await startLocalCloud({ port: 0, dataDir, assembly, timeScale: 30, log: () => undefined, warn: () => undefined, functionLogs: () => undefined });
+  // Retries of failed batches 20 ms apart instead of Lambda's backoff (up to seconds).
+  const cloud = await startLocalCloud({ port: 0, dataDir, assembly, timeScale: 30, esm: { retryDelayMs: () => 20 }, log: () => undefined, warn: () => undefined, functionLogs: () => undefined });
   const outputs = cloud.outputs[stackName(JOB)] ?? {};
   try {
     await fn(cloud, (key) => {
@@ -50,8 +51,12 @@ async function withCloud(fn: (cloud: LocalCloud, name: (key: Parameters<typeof o
 }
 
 async function produce(cloud: LocalCloud, stream: string): Promise<void> {
-  for (let i = 0; i < EVENTS.length; i += 500) {
-    const chunk = EVENTS.slice(i, i + 500);
+  await produceEvents(cloud, stream, EVENTS);
+}
+
+async function produceEvents(cloud: LocalCloud, stream: string, events: readonly (typeof EVENTS)[number][]): Promise<void> {
+  for (let i = 0; i < events.length; i += 500) {
+    const chunk = events.slice(i, i + 500);
     const response = await cloud.clients.kinesis.send(
       new PutRecordsCommand({ StreamName: stream, Records: chunk.map((e) => ({ PartitionKey: e.sensorId, Data: Buffer.from(JSON.stringify(e)) })) }),
     );
@@ -95,6 +100,35 @@ describe('embedded local cloud, deployed from cdk.out', () => {
       const fired = cloud.faults.fired().functions.map((f) => f.kind).sort();
       expect(fired).toEqual(['crashAfterCalls', 'crashAfterHandler', 'timeout']);
       expect(diffSensorResults(results, EXPECTED)).toEqual([]);
+    });
+  });
+
+  it('a batch that exhausts its retries goes to the S3 on-failure destination, and the shard moves on', async () => {
+    await withCloud(async (cloud, name) => {
+      // The template's mapper mapping: 10 retries, bisect on error. Fail every attempt at the
+      // first record (1 + 10 retries), then let the rest through.
+      cloud.faults.throwOn(name('MapperFunction'), { invocation: Array.from({ length: 11 }, (_, i) => i + 1), message: 'injected: always failing' });
+      const [poison, ...rest] = EVENTS.slice(0, 200);
+      await cloud.clients.kinesis.send(new PutRecordsCommand({ StreamName: name('InputStream'), Records: [{ PartitionKey: 'poison', Data: Buffer.from(JSON.stringify(poison)) }] }));
+      await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 500 });
+      const s3 = new S3Client({ endpoint: cloud.endpoint, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
+      try {
+        const failed = await listObjects(s3, name('Bucket'), 'aws/lambda/');
+        expect(failed).toHaveLength(1);
+        expect(failed[0]!.key).toMatch(/^aws\/lambda\/[0-9a-f-]{36}\/shardId-\d+\/\d{4}\/\d{2}\/\d{2}\//);
+        const record = JSON.parse((await getObjectBytes(s3, name('Bucket'), failed[0]!.key)).toString()) as {
+          requestContext: { condition: string; approximateInvokeCount: number };
+          KinesisBatchInfo: { batchSize: number; streamArn: string };
+        };
+        expect(record.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 11 });
+        expect(record.KinesisBatchInfo.batchSize).toBe(1);
+        // The shard is not stuck: what comes next is processed.
+        await produceEvents(cloud, name('InputStream'), rest);
+        const results = await finalResults(cloud, name);
+        expect(diffSensorResults(results, expectedSensorAverages(rest))).toEqual([]);
+      } finally {
+        s3.destroy();
+      }
     });
   });
 });
