@@ -282,3 +282,4 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     },
   };
 }
+export type { ArmedServiceFault } from './server';

@@ -171,7 +171,11 @@ export class MapperBatch {
 
   /** Why the mapped pairs cannot be counted, or undefined when they all can. */
   private invalidPairs(pairs: readonly (readonly [string, MappedValues])[]): string | undefined {
-    for (const [key, values] of pairs) {
+    // Index loops: destructuring [key, values] goes through the iterator protocol per pair.
+    for (let p = 0; p < pairs.length; p++) {
+      const pair = pairs[p] as readonly [string, MappedValues];
+      const key = pair[0];
+      const values = pair[1];
       if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
         return `map produced an invalid key ${JSON.stringify(key)}: keys must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`;
       }
@@ -218,10 +222,13 @@ export class MapperBatch {
       const start = t - (((t % spec.sizeMs) + spec.sizeMs) % spec.sizeMs);
       const end = start + spec.sizeMs;
       if (end + this.job.allowedLatenessMs <= this.options.watermark) {
-        for (const [key] of pairs) this.recordLate(key, { start, end }, t, decoded, record);
+        for (let p = 0; p < pairs.length; p++) this.recordLate((pairs[p] as readonly [string, MappedValues])[0], { start, end }, t, decoded, record);
         return;
       }
-      for (const [key, values] of pairs) this.addWindowed(key, start, end, t, values);
+      for (let p = 0; p < pairs.length; p++) {
+        const pair = pairs[p] as readonly [string, MappedValues];
+        this.addWindowed(pair[0], start, end, t, pair[1]);
+      }
       return;
     }
     const { open, closed } = openWindowsFor(spec, t, this.job.allowedLatenessMs, this.options.watermark);
