@@ -69,8 +69,8 @@ runMain(spec, async (parsed) => {
         resolve();
       });
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    process.on('SIGINT', stop); // on, not once: a terminal's Ctrl-C reaches us twice (directly and relayed by tsx)
+    process.on('SIGTERM', stop);
   });
   console.log('stopped.');
 });

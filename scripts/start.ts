@@ -97,8 +97,8 @@ runMain(spec, async (parsed) => {
     await cloud.stop();
     process.exit(0);
   };
-  process.once('SIGINT', () => void shutdown());
-  process.once('SIGTERM', () => void shutdown());
+  process.on('SIGINT', () => void shutdown()); // on, not once: Ctrl-C arrives twice (directly and relayed by tsx)
+  process.on('SIGTERM', () => void shutdown());
 
   const out = cloud.outputs[stackName(SOURCE)] ?? {};
   const name = (key: Parameters<typeof outputKey>[1]) => {
