@@ -15,7 +15,7 @@ import { jobs } from '../../../jobs';
 import { outputKey, stackName, type JobOutput } from '../../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../../local/cloud';
 import { listObjects, readJsonLines } from '../output-reader';
-import { armRound, drain, faultReport, type DrainOutcome, type FaultReportRow, type FaultTargets, type PlannedFault } from './faults';
+import { armRound, CLOSER_CRASH, drain, faultReport, type DrainOutcome, type FaultReportRow, type FaultTargets, type PlannedFault } from './faults';
 import { sendRound, type Workload } from './workload';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');
@@ -25,6 +25,8 @@ export interface PipelineOptions {
   workDir: string;
   workload: Workload;
   faults: boolean;
+  /** Fault ids (faults.ts FAULT_IDS) left out of the plan. */
+  skipFaults: readonly string[];
   inputShards: number;
   /** Send KPL aggregates instead of one Kinesis record per event. */
   aggregate: boolean;
@@ -68,7 +70,8 @@ export async function synthJob(outdir: string, job: string, inputShards: number)
   });
 }
 
-function targetsOf(cloud: LocalCloud, job: string): FaultTargets {
+/** The deployed names the run needs (fault targets, input stream, bucket), from the stack outputs. */
+function namesOf(cloud: LocalCloud, job: string): FaultTargets & { inputStream: string; bucket: string } {
   const source = jobs[job]?.source ?? job;
   const outputs = cloud.outputs[stackName(source)] ?? {};
   const name = (key: JobOutput): string => {
@@ -86,6 +89,8 @@ function targetsOf(cloud: LocalCloud, job: string): FaultTargets {
     resultsDelivery: name('ResultsDelivery'),
     lateDelivery: name('LateDelivery'),
     rejectedDelivery: name('RejectedDelivery'),
+    inputStream: name('InputStream'),
+    bucket: name('Bucket'),
   };
 }
 
@@ -110,18 +115,18 @@ export async function runPipeline(options: PipelineOptions): Promise<Observed> {
     functionLogs: () => undefined,
   });
   try {
-    const targets = targetsOf(cloud, job);
-    const bucket = cloud.outputs[stackName(jobs[job]?.source ?? job)]?.[outputKey(job, 'Bucket')] as string;
-    const stream = cloud.outputs[stackName(jobs[job]?.source ?? job)]?.[outputKey(job, 'InputStream')] as string;
+    const names = namesOf(cloud, job);
+    const { inputStream: stream, bucket, ...targets } = names;
     const logFile = path.join(workDir, 'sent.jsonl');
     const logStream = createWriteStream(logFile);
     const planned: PlannedFault[] = [];
+    const skip = new Set(options.skipFaults);
     const t1 = Date.now();
     let sent = 0;
     const rounds = options.workload.rounds;
     try {
       for (const round of rounds) {
-        if (options.faults) planned.push(...armRound(cloud, targets, round.index, rounds.length));
+        if (options.faults) planned.push(...armRound(cloud, targets, round.index, rounds.length, skip));
         const summary = await sendRound(cloud.clients.kinesis, stream, round, logStream, options.aggregate);
         sent += summary.sent;
         // Every poller at the tip and nothing running: this round is fully applied, so the next
@@ -135,19 +140,18 @@ export async function runPipeline(options: PipelineOptions): Promise<Observed> {
     const produceSeconds = secondsSince(t1);
 
     const t2 = Date.now();
-    const drained = await drain(cloud, targets, options.faults, planned);
+    const drained = await drain(cloud, targets, options.faults && !skip.has(CLOSER_CRASH), planned);
     log(`  drained: ${drained.due.toLocaleString('en-US')} windows were still open at the end of input${drained.crash ? `; first closer drain crashed after call ${drained.crash.afterCalls}` : ''}`);
     const s3 = cloud.clients.s3;
     const [results, late, rejected] = await Promise.all(['results', 'late', 'rejected'].map((kind) => readJsonLines(s3, bucket, `${kind}/job=${job}/`)));
     const firehoseErrorObjects = (await listObjects(s3, bucket, 'errors/')).length;
     const failedBatchObjects = (await listObjects(s3, bucket, 'aws/lambda/')).length;
+    // cloud.faults.fired() with physical names replaced by roles (mapper, table, lateDelivery…).
     const firedLog: Record<string, number> = {};
     const roles = new Map(Object.entries(targets).map(([role, physical]) => [physical, role]));
+    const role = (names: string) => names.split(',').map((x) => roles.get(x) ?? x).join(',');
     const fired = cloud.faults.fired();
-    for (const f of fired.functions) firedLog[`${f.kind} ${roles.get(f.target) ?? f.target}`] = (firedLog[`${f.kind} ${roles.get(f.target) ?? f.target}`] ?? 0) + 1;
-    for (const f of fired.services) {
-      const target = f.target.split(',').map((x) => roles.get(x) ?? x).join(',');
-      const key = `${f.kind} ${target} ${f.operation}`;
+    for (const key of [...fired.functions.map((f) => `${f.kind} ${role(f.target)}`), ...fired.services.map((f) => `${f.kind} ${role(f.target)} ${f.operation}`)]) {
       firedLog[key] = (firedLog[key] ?? 0) + 1;
     }
     const observed: Observed = {
