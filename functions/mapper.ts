@@ -50,6 +50,13 @@ export function mapperConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Mappe
   };
 }
 
+/** Checkpointed range ends kept after the checkpoint passed them (for redeliveries). */
+const KEEP_OLD_ENDS = 8;
+
+function finiteOrNull(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
+
 /** Uncompressed JSON per bundle; compressed it is far below Kinesis' 1 MiB record limit. */
 const BUNDLE_JSON_BYTES = 900 * 1024;
 
@@ -115,7 +122,11 @@ export function createMapperHandler(config: MapperConfig, clients: Clients = cre
     const mine = mappers.find((m) => m.shardId === shardId);
     const firstSeq = first.kinesis.sequenceNumber;
     // Ends before this batch were passed by Lambda's checkpoint: those attempts completed.
-    const pendingEnds = (mine?.pendingEnds ?? []).filter((end) => compareSequenceNumbers(end, firstSeq) >= 0);
+    // Ends at or after this batch's start still matter for cutting; a few older ones are kept so
+    // that a redelivery of an already checkpointed batch still finds its watermark.
+    const recorded = mine?.pendingEnds ?? [];
+    const pendingEnds = recorded.filter((p) => compareSequenceNumbers(p.end, firstSeq) >= 0);
+    const olderEnds = recorded.filter((p) => compareSequenceNumbers(p.end, firstSeq) < 0).slice(-KEEP_OLD_ENDS);
 
     const options = { watermark, nowMs, cutAfter: pendingEnds };
     let batch = new MapperBatch(config.job, shardId, options);
@@ -151,7 +162,9 @@ export function createMapperHandler(config: MapperConfig, clients: Clients = cre
         shardId,
         maxEventTime: Math.max(previousMax, output.maxEventTime ?? Number.NEGATIVE_INFINITY),
         updatedAt: Math.max(nowMs, mine?.updatedAt ?? 0),
-        pendingEnds: [...pendingEnds.filter((end) => end !== lastSeq), lastSeq],
+        pendingEnds: pendingEnds.some((p) => p.end === lastSeq)
+          ? [...olderEnds, ...pendingEnds]
+          : [...olderEnds, ...pendingEnds, { end: lastSeq, watermark: finiteOrNull(batch.lastSegmentWatermark()) }],
       });
       const records = packBundles(config, output, previousMax);
       await putShuffle(clients.kinesis, config.shuffleStream, records);

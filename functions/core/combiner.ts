@@ -10,6 +10,7 @@ import { decodeInto, DecodedEvent, InputRecord, Rejection } from './codec';
 import { checkEventTimeSkew, parseEventTime } from './event-time';
 import type { Job, MappedValues } from './job';
 import type { Origin, Partial, WindowContribution } from './partial';
+import type { PendingEnd } from './progress';
 import { iso, LateEventRecord, makeRejected, RejectedRecord } from './records';
 import { lateReasonFor, openWindowsFor } from './watermark';
 import { mergeSessions, Window } from './windows';
@@ -21,8 +22,12 @@ export interface MapperBatchOptions {
   /** The job watermark when the batch started (events for windows closed by it are late). */
   watermark: number;
   nowMs: number;
-  /** Sequence numbers after which a segment must end (earlier attempts' range ends). */
-  cutAfter?: readonly string[];
+  /**
+   * Earlier attempts' range ends (and the watermark each classified its last segment with): a
+   * segment ends at each, and a segment up to a recorded end is classified with that end's
+   * watermark — the retry decides late/on-time exactly as the attempt it repeats.
+   */
+  cutAfter?: readonly PendingEnd[];
 }
 
 export interface Segment {
@@ -60,7 +65,10 @@ export class MapperBatch {
   /** Indices of the aggregates that pre-check their values. */
   private readonly checked: number[];
   private readonly cuts: bigint[];
+  private readonly cutWatermarks: number[];
   private cutIndex = 0;
+  /** The watermark the current segment is classified with. */
+  private watermark: number;
 
   private segments: Segment[] = [];
   private segFirst: string | undefined;
@@ -83,14 +91,21 @@ export class MapperBatch {
     this.aggregates = this.names.map((name) => job.aggregates[name] as AnyAggregate);
     this.sessionGap = job.window.type === 'session' ? job.window.gapMs : undefined;
     this.checked = this.aggregates.flatMap((agg, i) => (agg.check && agg.field !== undefined ? [i] : []));
-    this.cuts = [...(options.cutAfter ?? [])].map((s) => BigInt(s)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const ends = [...(options.cutAfter ?? [])].map((p) => ({ at: BigInt(p.end), watermark: p.watermark ?? Number.NEGATIVE_INFINITY }));
+    ends.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
+    this.cuts = ends.map((e) => e.at);
+    this.cutWatermarks = ends.map((e) => e.watermark);
+    this.watermark = options.watermark;
   }
 
   /** Fold one Kinesis record (plain or KPL-aggregated) into the batch. Never throws for bad data. */
   add(record: InputRecord): void {
     this.stats.records++;
     this.maybeCut(record.sequenceNumber);
-    this.segFirst ??= record.sequenceNumber;
+    if (this.segFirst === undefined) {
+      this.segFirst = record.sequenceNumber;
+      this.watermark = this.segmentWatermark(record.sequenceNumber);
+    }
     this.segLast = record.sequenceNumber;
 
     // Fresh arrays per record: cheaper than truncating (length = 0) and nothing outlives the record.
@@ -114,6 +129,22 @@ export class MapperBatch {
       maxEventTime: this.maxEventTime,
       stats: this.stats,
     };
+  }
+
+  /**
+   * A segment starting at `seq` ends at the first recorded end ≥ seq (if any): it repeats part of
+   * that attempt, so it gets that attempt's watermark. Past every recorded end: the current one.
+   */
+  private segmentWatermark(seq: string): number {
+    if (this.cuts.length === 0) return this.options.watermark;
+    const at = BigInt(seq);
+    for (let i = 0; i < this.cuts.length; i++) if ((this.cuts[i] as bigint) >= at) return this.cutWatermarks[i] as number;
+    return this.options.watermark;
+  }
+
+  /** The watermark the last segment was classified with (recorded with this batch's end). */
+  lastSegmentWatermark(): number {
+    return this.watermark;
   }
 
   private maybeCut(seq: string): void {
@@ -221,7 +252,7 @@ export class MapperBatch {
       // Hot path (no window arrays): the one window and whether it has closed.
       const start = t - (((t % spec.sizeMs) + spec.sizeMs) % spec.sizeMs);
       const end = start + spec.sizeMs;
-      if (end + this.job.allowedLatenessMs <= this.options.watermark) {
+      if (end + this.job.allowedLatenessMs <= this.watermark) {
         for (let p = 0; p < pairs.length; p++) this.recordLate((pairs[p] as readonly [string, MappedValues])[0], { start, end }, t, decoded, record);
         return;
       }
@@ -231,7 +262,7 @@ export class MapperBatch {
       }
       return;
     }
-    const { open, closed } = openWindowsFor(spec, t, this.job.allowedLatenessMs, this.options.watermark);
+    const { open, closed } = openWindowsFor(spec, t, this.job.allowedLatenessMs, this.watermark);
     for (const window of closed) {
       for (const [key] of pairs) this.recordLate(key, window, t, decoded, record);
     }
@@ -251,8 +282,8 @@ export class MapperBatch {
       windowStart: iso(window.start),
       windowEnd: iso(window.end),
       eventTime: iso(t),
-      watermark: Number.isFinite(this.options.watermark) ? iso(this.options.watermark) : null,
-      reason: lateReasonFor(window, this.job.allowedLatenessMs, this.options.watermark),
+      watermark: Number.isFinite(this.watermark) ? iso(this.watermark) : null,
+      reason: lateReasonFor(window, this.job.allowedLatenessMs, this.watermark),
       shardId: record.shardId,
       sequenceNumber: decoded.position.seq,
       subSequenceNumber: decoded.position.sub,

@@ -6,13 +6,24 @@
 // reducer delays closing, it never turns on-time events into late ones.
 import { computeWatermark, ShardProgress, WatermarkOptions } from './watermark';
 
+/**
+ * The end of an attempt that may have been partly emitted, and the watermark its last segment
+ * was classified with. A retry cuts its batch at these ends and classifies each segment with the
+ * recorded watermark, so it makes the same late/on-time decisions as the attempt whose partials
+ * the reducer may already have applied (a fresher watermark would report counted events late).
+ */
+export interface PendingEnd {
+  end: string;
+  /** null: −∞ (no watermark yet). */
+  watermark: number | null;
+}
+
 /** Mapper item, one per input shard: activity, max event time, and write-ahead range ends. */
 export interface MapperProgress {
   shardId: string;
   maxEventTime: number;
   updatedAt: number;
-  /** Ends of attempts that may have been partly emitted and not yet passed by the checkpoint. */
-  pendingEnds: string[];
+  pendingEnds: PendingEnd[];
 }
 
 /** Reducer item, one per shuffle bucket: applied progress per input shard. */
@@ -43,7 +54,10 @@ export function parseProgressItems(items: readonly Record<string, unknown>[]): {
         shardId: sk.slice(2),
         maxEventTime: item.maxEventTime === undefined ? Number.NEGATIVE_INFINITY : Number(item.maxEventTime),
         updatedAt: Number(item.updatedAt ?? 0),
-        pendingEnds: ((item.pendingEnds as string[] | undefined) ?? []).map(String),
+        pendingEnds: ((item.pendingEnds as { end?: unknown; watermark?: unknown }[] | undefined) ?? []).map((p) => ({
+          end: String(p.end),
+          watermark: typeof p.watermark === 'number' ? p.watermark : null,
+        })),
       });
     } else if (sk.startsWith('R#')) {
       const applied: Record<string, number> = {};

@@ -2,13 +2,6 @@
 // cloud, every planned fault on, compared with the DuckDB oracle — the verdict must pass. Then the
 // same comparison on tampered results (a window dropped, a count doubled, an aggregate nudged past
 // its tolerance) must fail: a verifier that cannot fail proves nothing.
-//
-// KNOWN_BUG: the 'mapper-timeout' fault (a mapper that finished its work but is reported timed
-// out; the retry runs after the reducer applied its partials) makes Riffle count events AND report
-// them late: the retry reads a watermark its own first attempt advanced and re-classifies events
-// of the batch as late (functions/mapper.ts computes the watermark per attempt; the fence only
-// makes partials idempotent, not the late decision). `npm run verify` shows it; this test leaves
-// that one fault out until the mapper is fixed — then delete KNOWN_BUG.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -20,8 +13,6 @@ import { computeExpected, OracleSession, type OracleResult } from '../../scripts
 import { verify, VERIFY_DEFAULTS, type VerifyRun } from '../../scripts/lib/verify/run';
 
 jest.setTimeout(180_000);
-
-const KNOWN_BUG = ['mapper-timeout'];
 
 let run: VerifyRun;
 
@@ -43,7 +34,7 @@ describe('npm run verify, reduced', () => {
       rounds: 3,
       seed: 11,
       faults: true,
-      skipFaults: KNOWN_BUG,
+      skipFaults: [],
       aggregate: false,
       keep: false,
     });

@@ -8,6 +8,7 @@ import { count, max, mean, min, sum } from '../../functions/core/aggregates';
 import { mapBatch } from '../../functions/core/combiner';
 import { defineJob, type Job } from '../../functions/core/job';
 import { bucketOf, type Bundle, decodeBundle, encodeBundle } from '../../functions/core/partial';
+import type { PendingEnd } from '../../functions/core/progress';
 import { foldPartials, resultValues, type WindowAccumulation, type WindowItem } from '../../functions/core/state';
 import { groupPartials } from '../../functions/reducer';
 import { session, tumbling, type WindowSpec } from '../../functions/core/windows';
@@ -81,7 +82,7 @@ type Schedule = typeof scheduleArb extends fc.Arbitrary<infer T> ? T : never;
 function runSchedule(job: Job, events: readonly Ev[], schedule: Schedule) {
   const records = events.map((e, i) => inputRecord(i, e));
   const log: Buffer[] = [];
-  let pendingEnds: string[] = [];
+  let pendingEnds: PendingEnd[] = [];
   let checkpoint = 0;
   let attempt = 0;
   let batchIndex = 0;
@@ -93,10 +94,10 @@ function runSchedule(job: Job, events: readonly Ev[], schedule: Schedule) {
     const length = Math.max(1, base + (attempt > 0 ? f.grow : 0));
     const batch = records.slice(checkpoint, checkpoint + length);
     const firstSeq = BigInt(batch[0]!.sequenceNumber);
-    const cutAfter = pendingEnds.filter((e) => BigInt(e) >= firstSeq);
+    const cutAfter = pendingEnds.filter((e) => BigInt(e.end) >= firstSeq);
     const out = mapBatch(job, 'shard-0', batch, { watermark: Number.NEGATIVE_INFINITY, nowMs: 1_767_225_600_000, cutAfter });
     const lastSeq = batch[batch.length - 1]!.sequenceNumber;
-    pendingEnds = [...cutAfter.filter((e) => e !== lastSeq), lastSeq]; // write-ahead
+    pendingEnds = cutAfter.some((e) => e.end === lastSeq) ? cutAfter : [...cutAfter, { end: lastSeq, watermark: null }]; // write-ahead
     // Bundles go out as the mapper sends them (functions/commons/shuffle.ts): in waves holding at
     // most one bundle per bucket, a wave starting only once the previous one is fully in.
     const waves: Buffer[][] = [];
@@ -173,7 +174,7 @@ describe('exactly-once protocol (in memory)', () => {
     const counted = [...finalResults(job, store).values()].reduce((n, r) => n + Number(r.eventCount), 0);
     expect(counted).not.toBe(20); // skipped: the straddling partial is dropped whole — wrong either way
     // With the cut, the retry is split at record 9 and the result is exact.
-    const a2cut = mapBatch(job, 's', records, { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW, cutAfter: [records[9]!.sequenceNumber] });
+    const a2cut = mapBatch(job, 's', records, { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW, cutAfter: [{ end: records[9]!.sequenceNumber, watermark: null }] });
     expect(a2cut.segments).toHaveLength(2);
     const exact = applyAll(job, new Map(), [...a1.segments, ...a2cut.segments].map(toBundle));
     expect([...finalResults(job, exact).values()].reduce((n, r) => n + Number(r.eventCount), 0)).toBe(20);
@@ -191,5 +192,32 @@ describe('fold edge cases', () => {
     const closed: WindowItem = { ...applied.item, status: 'CLOSED', window: { ...applied.item.window!, accs: [] } };
     const again = foldPartials(job, closed, group!.pk, group!.sk, group!.partials, Number.NEGATIVE_INFINITY, NOW);
     expect(again).toMatchObject({ changed: false, duplicates: 1, late: [] });
+  });
+});
+
+describe('retries classify late events as the attempt they repeat', () => {
+  it('a retry with a fresher watermark makes the same decisions up to the recorded end, and uses the new one past it', () => {
+    const job = testJob(tumbling('5m'));
+    // Ten events in the first window of the day, then ten an hour later.
+    const events = [
+      ...Array.from({ length: 10 }, (_, i) => ({ sensorId: 'a', ts: NOW - 3_600_000 + i * 1000, temperature: 1 })),
+      ...Array.from({ length: 10 }, (_, i) => ({ sensorId: 'a', ts: NOW - 3_600_000 + i * 1000, temperature: 2 })),
+    ];
+    const records = events.map((e, i) => inputRecord(i, e));
+    const first = mapBatch(job, 's', records.slice(0, 10), { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
+    expect(first.late).toHaveLength(0);
+    // Meanwhile the first attempt's partials were applied and the watermark moved past the window.
+    const fresh = NOW;
+    const end = { end: records[9]!.sequenceNumber, watermark: null };
+    const retry = mapBatch(job, 's', records, { watermark: fresh, nowMs: NOW, cutAfter: [end] });
+    expect(retry.segments).toHaveLength(2);
+    // Records 0–9: classified with the recorded watermark (−∞): counted again (the fence drops the
+    // duplicate partial), not reported late. Records 10–19: new, classified with the fresh one: late.
+    expect(retry.segments[0]!.partials).toHaveLength(1);
+    expect(retry.segments[1]!.partials).toHaveLength(0);
+    expect(retry.late.map((l) => l.sequenceNumber)).toEqual(records.slice(10).map((r) => r.sequenceNumber));
+    // Without the recorded watermark the retry would report the already-counted events late.
+    const naive = mapBatch(job, 's', records, { watermark: fresh, nowMs: NOW, cutAfter: [{ ...end, watermark: fresh }] });
+    expect(naive.late).toHaveLength(20);
   });
 });
