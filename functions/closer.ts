@@ -122,8 +122,10 @@ export function createCloser(config: CloserConfig, clients: Clients = createClie
 
   return async function close(event: CloserEvent = {}): Promise<CloserSummary> {
     const nowMs = Date.now();
-    const { mappers, buckets } = parseProgressItems(await store.readProgress(job.name));
-    const watermark = event.drain ? Number.POSITIVE_INFINITY : jobWatermark(mappers, buckets, config.shuffleBuckets, nowMs, job);
+    const { mappers, buckets, floor } = parseProgressItems(await store.readProgress(job.name));
+    const watermark = event.drain ? Number.POSITIVE_INFINITY : jobWatermark(mappers, buckets, config.shuffleBuckets, nowMs, job, floor);
+    // Record it before acting on it: mappers and reducers then never decide with less.
+    if (Number.isFinite(watermark) && watermark > floor) await store.raiseWatermark(job.name, watermark);
     const summary: CloserSummary = { watermark: Number.isFinite(watermark) ? iso(watermark) : event.drain ? 'drain' : null, due: 0, closed: 0, emitted: 0, races: 0 };
     if (watermark === Number.NEGATIVE_INFINITY) return summary;
     const due: ItemKey[] = [];

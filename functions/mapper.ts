@@ -117,8 +117,8 @@ export function createMapperHandler(config: MapperConfig, clients: Clients = cre
     const shardId = shardOf(first);
     const nowMs = Date.now();
 
-    const { mappers, buckets } = parseProgressItems(await store.readProgress(config.job.name));
-    const watermark = jobWatermark(mappers, buckets, config.shuffleBuckets, nowMs, config.job);
+    const { mappers, buckets, floor } = parseProgressItems(await store.readProgress(config.job.name));
+    const watermark = jobWatermark(mappers, buckets, config.shuffleBuckets, nowMs, config.job, floor);
     const mine = mappers.find((m) => m.shardId === shardId);
     const firstSeq = first.kinesis.sequenceNumber;
     // Ends before this batch were passed by Lambda's checkpoint: those attempts completed.

@@ -120,8 +120,8 @@ export function createReducerHandler(config: ReducerConfig, clients: Clients = c
     );
     const job = config.job;
     const nowMs = Date.now();
-    const { mappers, buckets } = parseProgressItems(await store.readProgress(job.name));
-    const watermark = jobWatermark(mappers, buckets, config.shuffleBuckets, nowMs, job);
+    const { mappers, buckets, floor } = parseProgressItems(await store.readProgress(job.name));
+    const watermark = jobWatermark(mappers, buckets, config.shuffleBuckets, nowMs, job, floor);
 
     const groups = groupPartials(job, bundles.filter((b) => b.job === job.name));
     const current = await store.getMany(groups);

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { BucketProgress, MapperProgress } from '../core/progress';
-import { bucketSk, mapperSk, progressPk } from '../core/progress';
+import { bucketSk, mapperSk, progressPk, WATERMARK_SK } from '../core/progress';
 import { OPEN_INDEX, type StoredItem } from '../core/state';
 import { backoffDelay, RetriesExhaustedError, sleep } from './retry';
 
@@ -77,6 +77,23 @@ export class StateStore {
           Item: { pk: progressPk(job), sk: bucketSk(bucket.bucket), applied: bucket.applied, updatedAt: bucket.updatedAt },
         }),
       );
+    }
+  }
+
+  /** Raise the recorded watermark floor (never lowers it: the condition keeps the larger one). */
+  async raiseWatermark(job: string, watermark: number): Promise<void> {
+    this.requests.put++;
+    try {
+      await this.dynamo.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: progressPk(job), sk: WATERMARK_SK, watermark, updatedAt: Date.now() },
+          ConditionExpression: 'attribute_not_exists(watermark) OR watermark < :w',
+          ExpressionAttributeValues: { ':w': watermark },
+        }),
+      );
+    } catch (error) {
+      if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
     }
   }
 

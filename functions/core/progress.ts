@@ -43,12 +43,23 @@ export function bucketSk(bucket: number): string {
   return `R#${bucket}`;
 }
 
-/** Parse the items of the progress partition (one Query) into mapper and bucket progress. */
-export function parseProgressItems(items: readonly Record<string, unknown>[]): { mappers: MapperProgress[]; buckets: BucketProgress[] } {
+/** Sort key of the watermark the closer last acted on (the floor every later decision uses). */
+export const WATERMARK_SK = 'WM';
+
+/**
+ * Parse the items of the progress partition (one Query) into mapper and bucket progress, and the
+ * recorded watermark floor (−∞ when none).
+ */
+export function parseProgressItems(items: readonly Record<string, unknown>[]): { mappers: MapperProgress[]; buckets: BucketProgress[]; floor: number } {
   const mappers: MapperProgress[] = [];
   const buckets: BucketProgress[] = [];
+  let floor = Number.NEGATIVE_INFINITY;
   for (const item of items) {
     const sk = String(item.sk);
+    if (sk === WATERMARK_SK) {
+      if (typeof item.watermark === 'number') floor = item.watermark;
+      continue;
+    }
     if (sk.startsWith('M#')) {
       mappers.push({
         shardId: sk.slice(2),
@@ -65,7 +76,7 @@ export function parseProgressItems(items: readonly Record<string, unknown>[]): {
       buckets.push({ bucket: Number(sk.slice(2)), applied, updatedAt: Number(item.updatedAt ?? 0) });
     }
   }
-  return { mappers, buckets };
+  return { mappers, buckets, floor };
 }
 
 /**
@@ -79,6 +90,12 @@ export function jobWatermark(
   bucketCount: number,
   nowMs: number,
   options: WatermarkOptions,
+  /**
+   * The watermark the closer last acted on. The computed value can go back (an idle shard that
+   * wakes up holds it again); decisions never do: a window closed, or a partial judged late, stays
+   * so on every retry, because every decision uses at least this floor.
+   */
+  floor = Number.NEGATIVE_INFINITY,
 ): number {
   const byBucket = new Map(buckets.map((b) => [b.bucket, b]));
   const shards: ShardProgress[] = mappers.map((m) => {
@@ -88,7 +105,7 @@ export function jobWatermark(
     }
     return { shardId: m.shardId, maxEventTime: Math.min(applied, m.maxEventTime), updatedAt: m.updatedAt };
   });
-  return computeWatermark(shards, nowMs, options);
+  return Math.max(floor, computeWatermark(shards, nowMs, options));
 }
 
 /** Merge a reducer batch's bundle progress into the bucket items it read; returns the changed ones. */
