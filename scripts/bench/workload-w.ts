@@ -1,13 +1,19 @@
 // Bench: workload W (issue 3) — 1,000,000 sensor events, 1,000 sensors, 60 minutes of event
 // time, 5-minute tumbling windows, mapper and reducer batches of 1,000 — run through the real
-// handlers on the embedded services, counting DynamoDB requests and Lambda invocations.
+// handlers on the embedded services, counting DynamoDB requests and request units (per phase:
+// mapper, reducer, closer), Lambda invocations and their durations, and every record put to
+// Kinesis and Firehose with its size. These counts are the cost model's inputs (cost.ts).
+import { SETTINGS } from '../../infra/config';
 import type { Job } from '../../functions/core/job';
 import sensorAverages from '../../jobs/sensor-averages';
 import { PipelineHarness } from '../../test/support/pipeline-harness';
+import { LOG_BYTES_PER_INVOCATION, mergeSizes, type CostInputs } from './cost';
+import { InvocationTimer, PutRecorder, tableUnits, unitsBetween } from './recorder';
 
 export interface WorkloadWResult {
   events: number;
   sensors: number;
+  shuffleBuckets: number;
   results: number;
   mapperInvocations: number;
   reducerInvocations: number;
@@ -24,19 +30,37 @@ export interface WorkloadWResult {
   firehoseRecords: number;
   firehoseBytes: number;
   s3Puts: number;
+  /** Mean wall time of one handler invocation on the emulators (same process, same 2 cores). */
+  meanDurationMs: { mapper: number; reducer: number; closerDrain: number; closerIdle: number };
   seconds: number;
   exact: boolean;
+  /** The counts above, as the cost model reads them, for W arriving in real time at `ratePerHour`. */
+  costInputs: CostInputs;
 }
 
 const WRITE_OPS = ['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem', 'TransactWriteItems'];
 const READ_OPS = ['GetItem', 'BatchGetItem', 'Query', 'Scan'];
 
-export async function benchWorkloadW(options: { events?: number; sensors?: number; log?: (line: string) => void } = {}): Promise<WorkloadWResult> {
+/** The deployed default: max(8, 4 × shuffle shards × reducer parallelization) with one shard, factor 1. */
+export const DEFAULT_SHUFFLE_BUCKETS = Math.max(8, 4 * SETTINGS.shuffleShards.defaultValue * SETTINGS.reducerParallelization.defaultValue);
+/** W's own rate when it arrives in real time: 1,000,000 events over its 60 minutes. */
+export const W_EVENTS_PER_HOUR = 1_000_000;
+/** The closer's EventBridge schedule. */
+const CLOSER_RUNS_PER_HOUR = 60;
+/** A reducer container nudges the closer at most every 5 s (reducer.ts). */
+const MAX_NUDGES_PER_HOUR = 720;
+const FIREHOSE_FLUSHES_PER_HOUR = 3600 / SETTINGS.firehoseBufferInterval.defaultValue;
+
+export async function benchWorkloadW(options: { events?: number; sensors?: number; shuffleBuckets?: number; ratePerHour?: number; log?: (line: string) => void } = {}): Promise<WorkloadWResult> {
   const events = options.events ?? 1_000_000;
   const sensors = options.sensors ?? 1_000;
+  const shuffleBuckets = options.shuffleBuckets ?? DEFAULT_SHUFFLE_BUCKETS;
   const log = options.log ?? (() => undefined);
   const job = sensorAverages as unknown as Job;
-  const harness = await new PipelineHarness({ job, inputShards: 2, shuffleBuckets: 4 }).start();
+  const harness = await new PipelineHarness({ job, inputShards: 2, shuffleBuckets }).start();
+  const recorder = new PutRecorder().watch(harness.clients);
+  const timer = new InvocationTimer();
+  const table = harness.names.table;
   const started = Date.now();
   try {
     const start = Math.floor((Date.now() - 2 * 3_600_000) / 300_000) * 300_000;
@@ -62,22 +86,75 @@ export async function benchWorkloadW(options: { events?: number; sensors?: numbe
       log(`  produced ${Math.min(events, offset + chunk).toLocaleString()} events`);
     }
     harness.server.resetStats();
-    const mapperInvocations = await harness.pump('mapper', { batchSize: 1_000 });
+    const s0 = tableUnits(harness.server.stats(), table);
+    const mapperInvocations = await harness.pump('mapper', { batchSize: SETTINGS.mapperBatchSize.defaultValue, intercept: (_e, invoke) => timer.time('mapper', invoke) });
     log(`  mapper: ${mapperInvocations} invocations`);
-    const shuffle = harness.server.stats().kinesis;
-    const reducerInvocations = await harness.pump('reducer', { batchSize: 1_000 });
+    const afterMapper = harness.server.stats();
+    const shuffle = afterMapper.kinesis;
+    const s1 = tableUnits(afterMapper, table);
+    const reducerInvocations = await harness.pump('reducer', { batchSize: SETTINGS.reducerBatchSize.defaultValue, intercept: (_e, invoke) => timer.time('reducer', invoke) });
     log(`  reducer: ${reducerInvocations} invocations`);
-    const summary = await harness.closer({ drain: true });
+    const s2 = tableUnits(harness.server.stats(), table);
+    const summary = await timer.time('closer-drain', () => harness.closer({ drain: true }));
     const stats = harness.server.stats();
+    const s3 = tableUnits(stats, table);
+    // A scheduled run with nothing due: what each of the closer's 60 runs an hour costs at least.
+    await timer.time('closer-idle', () => harness.closer());
+    const s4 = tableUnits(harness.server.stats(), table);
+
     const ops: Record<string, number> = {};
-    for (const table of Object.values(stats.dynamodb.tables)) for (const [op, n] of Object.entries(table.operations)) ops[op] = (ops[op] ?? 0) + n;
+    for (const t of Object.values(stats.dynamodb.tables)) for (const [op, n] of Object.entries(t.operations)) ops[op] = (ops[op] ?? 0) + n;
     const writes = WRITE_OPS.reduce((a, op) => a + (ops[op] ?? 0), 0);
     const reads = READ_OPS.reduce((a, op) => a + (ops[op] ?? 0), 0);
     const results = await harness.results();
     const exact = results.length === sums.size && results.every((r) => sums.get(`${String(r.key)}|${Date.parse(String(r.windowStart)) / 300_000}`)?.n === r.count);
+    const objectsWritten = harness.server.stats().firehose.objectsWritten;
+
+    const mean = (role: string) => {
+      const d = timer.durations(role);
+      return d.length ? d.reduce((a, b) => a + b, 0) / d.length : 0;
+    };
+    const hours = events / (options.ratePerHour ?? W_EVENTS_PER_HOUR);
+    const scheduledRuns = Math.round(CLOSER_RUNS_PER_HOUR * hours + Math.min(reducerInvocations, MAX_NUDGES_PER_HOUR * hours));
+    const drain = timer.usage('closer-drain', SETTINGS.closerMemoryMb.defaultValue);
+    const idle = unitsBetween(s3, s4);
+    const firehose = mergeSizes(...[harness.names.results, harness.names.late, harness.names.rejected].map((n) => recorder.firehoseOf(n)));
+    // Every partition that received records gets an object per buffer interval (an upper bound:
+    // on AWS a partition is only written while its hour's windows are being emitted).
+    const objects = Math.ceil(FIREHOSE_FLUSHES_PER_HOUR * hours) * objectsWritten;
+    const lambda = {
+      mapper: timer.usage('mapper', SETTINGS.mapperMemoryMb.defaultValue),
+      reducer: timer.usage('reducer', SETTINGS.reducerMemoryMb.defaultValue),
+      closer: { invocations: drain.invocations + scheduledRuns, durationMs: drain.durationMs + scheduledRuns * Math.ceil(mean('closer-idle')), memoryMb: drain.memoryMb },
+    };
+    const costInputs: CostInputs = {
+      label: `workload W (${events.toLocaleString('en-US')} events in ${hours.toFixed(2)} h)`,
+      events,
+      hours,
+      kinesisMode: 'provisioned',
+      streams: [
+        { name: 'input stream', shards: SETTINGS.inputShards.defaultValue, puts: recorder.kinesisOf(harness.names.input), consumers: 1 },
+        { name: 'shuffle stream', shards: SETTINGS.shuffleShards.defaultValue, puts: recorder.kinesisOf(harness.names.shuffle), consumers: 1 },
+      ],
+      lambda,
+      dynamodb: {
+        mapper: unitsBetween(s0, s1),
+        reducer: unitsBetween(s1, s2),
+        closer: unitsBetween(s2, s3),
+        'closer schedule': { writeUnits: idle.writeUnits * scheduledRuns, readUnits: idle.readUnits * scheduledRuns },
+        // dynalite does not count index writes. The sparse KEYS_ONLY index is written when a window
+        // item gets openPk/closeAt (its first write) and when closing removes them; reducer writes in
+        // between leave the index keys unchanged, and DynamoDB then does not write the index.
+        'open-windows index': { writeUnits: 2 * summary.closed, readUnits: 0 },
+      },
+      firehose: { records: firehose, dynamicPartitioning: true, objects },
+      s3: { puts: objects },
+      logs: { bytes: Object.values(lambda).reduce((n, l) => n + l.invocations, 0) * LOG_BYTES_PER_INVOCATION },
+    };
     return {
       events,
       sensors,
+      shuffleBuckets,
       results: summary.closed,
       mapperInvocations,
       reducerInvocations,
@@ -94,10 +171,13 @@ export async function benchWorkloadW(options: { events?: number; sensors?: numbe
       firehoseRecords: stats.firehose.recordsIn ?? 0,
       firehoseBytes: stats.firehose.bytesIn ?? 0,
       s3Puts: stats.s3.objectsPut,
+      meanDurationMs: { mapper: mean('mapper'), reducer: mean('reducer'), closerDrain: mean('closer-drain'), closerIdle: mean('closer-idle') },
       seconds: (Date.now() - started) / 1000,
       exact,
+      costInputs,
     };
   } finally {
+    recorder.restore();
     await harness.stop();
   }
 }

@@ -98,9 +98,11 @@ async function deliverAll(h: PipelineHarness): Promise<Delivery> {
       throw error;
     }
   };
-  const mapperInvocations = await h.pump('mapper', { batchSize: 10_000, maxInvocations: 12, intercept: watch });
-  const reducerInvocations = await h.pump('reducer', { batchSize: 10_000, maxInvocations: 12, intercept: watch });
-  return { mapperInvocations, reducerInvocations, errors, itemFailures };
+  // Counted by the harness itself: every delivery, retries included.
+  const before = { ...h.invocations };
+  await h.pump('mapper', { batchSize: 10_000, maxInvocations: 12, intercept: watch });
+  await h.pump('reducer', { batchSize: 10_000, maxInvocations: 12, intercept: watch });
+  return { mapperInvocations: h.invocations.mapper - before.mapper, reducerInvocations: h.invocations.reducer - before.reducer, errors, itemFailures };
 }
 
 /** One mapper invocation per shard that received records, one reducer invocation, nothing failed. */
