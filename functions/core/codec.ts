@@ -24,6 +24,8 @@ export interface DecodedEvent {
   position: Position;
   partitionKey: string;
   value: unknown;
+  /** The user record's own bytes (a view, not a copy): what rejected/ and late/ keep. */
+  raw: Buffer;
 }
 
 /** `raw` is the bytes that failed: the user record's own data for a KPL sub-record, else the whole record. */
@@ -61,7 +63,7 @@ export function decodeInto(rec: InputRecord, events: DecodedEvent[], rejections:
     if (value === REJECTED) {
       rejections.push({ position: { seq: rec.sequenceNumber, sub: 0 }, partitionKey: rec.partitionKey, reason: lastReason, raw: data });
     } else {
-      events.push({ position: { seq: rec.sequenceNumber, sub: 0 }, partitionKey: rec.partitionKey, value });
+      events.push({ position: { seq: rec.sequenceNumber, sub: 0 }, partitionKey: rec.partitionKey, value, raw: data });
     }
     return;
   }
@@ -83,7 +85,7 @@ export function decodeInto(rec: InputRecord, events: DecodedEvent[], rejections:
     if (value === REJECTED) {
       rejections.push({ position: { seq: rec.sequenceNumber, sub }, partitionKey: user.partitionKey, reason: lastReason, raw: user.data });
     } else {
-      events.push({ position: { seq: rec.sequenceNumber, sub }, partitionKey: user.partitionKey, value });
+      events.push({ position: { seq: rec.sequenceNumber, sub }, partitionKey: user.partitionKey, value, raw: user.data });
     }
   }
 }

@@ -11,12 +11,16 @@ import { checkEventTimeSkew, parseEventTime } from './event-time';
 import type { Job, MappedValues } from './job';
 import type { Origin, Partial, WindowContribution } from './partial';
 import type { PendingEnd } from './progress';
-import { iso, LateEventRecord, makeRejected, RejectedRecord } from './records';
+import { iso, LateEventRecord, makeRejected, REJECTED_PAYLOAD_MAX_BYTES, RejectedRecord } from './records';
+import { createHash } from 'node:crypto';
 import { lateReasonFor, openWindowsFor } from './watermark';
 import { mergeSessions, Window } from './windows';
 
 /** Longest accepted result key (DynamoDB keys are ≤ 2 KiB; keys also land in S3 and SQL). */
 export const MAX_KEY_LENGTH = 512;
+const LONE_SURROGATE = /\p{Cs}/u;
+/** Late events larger than this keep a truncated payload instead of the event (Firehose takes ≤ 1,000 KiB). */
+export const LATE_EVENT_MAX_BYTES = REJECTED_PAYLOAD_MAX_BYTES;
 
 export interface MapperBatchOptions {
   /** The job watermark when the batch started (events for windows closed by it are late). */
@@ -197,7 +201,8 @@ export class MapperBatch {
   }
 
   private rejectEvent(decoded: DecodedEvent, reason: string): void {
-    this.reject(reason, decoded.position.seq, decoded.position.sub, decoded.partitionKey, Buffer.from(JSON.stringify(decoded.value) ?? '', 'utf8'));
+    // The bytes as sent, not the parsed value re-serialized (1e400 would come back as null).
+    this.reject(reason, decoded.position.seq, decoded.position.sub, decoded.partitionKey, decoded.raw);
   }
 
   /** Why the mapped pairs cannot be counted, or undefined when they all can. */
@@ -210,6 +215,9 @@ export class MapperBatch {
       if (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH) {
         return `map produced an invalid key ${JSON.stringify(key)}: keys must be non-empty strings of at most ${MAX_KEY_LENGTH} characters`;
       }
+      // A lone surrogate (legal as a JSON escape) has no UTF-8 form: DynamoDB would store it as
+      // U+FFFD, colliding with another key's state item.
+      if (LONE_SURROGATE.test(key)) return `map produced the key ${JSON.stringify(key)}, which has an unpaired surrogate and is not valid Unicode text`;
       if (values === null || typeof values !== 'object') return `map produced values that are not an object for key '${key}'`;
       for (const i of this.checked) {
         const agg = this.aggregates[i] as AnyAggregate;
@@ -287,7 +295,15 @@ export class MapperBatch {
       shardId: record.shardId,
       sequenceNumber: decoded.position.seq,
       subSequenceNumber: decoded.position.sub,
-      event: decoded.value,
+      ...(decoded.raw.length > LATE_EVENT_MAX_BYTES
+        ? {
+            event: null,
+            payload: decoded.raw.subarray(0, LATE_EVENT_MAX_BYTES).toString('base64'),
+            payloadBytes: decoded.raw.length,
+            payloadTruncated: true,
+            payloadSha256: createHash('sha256').update(decoded.raw).digest('hex'),
+          }
+        : { event: decoded.value }),
       lateAt: iso(this.options.nowMs),
     });
   }

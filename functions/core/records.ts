@@ -70,7 +70,12 @@ export interface LateEventRecord {
   shardId: string;
   sequenceNumber: string;
   subSequenceNumber: number;
+  /** The event; null when it was over 64 KiB — then `payload` holds its first 64 KiB (base64). */
   event: unknown;
+  payload?: string;
+  payloadBytes?: number;
+  payloadTruncated?: boolean;
+  payloadSha256?: string;
   lateAt: string;
 }
 

@@ -3,9 +3,6 @@
 // emulators. For each one: the bad record lands in rejected/ (or late/) with a specific reason and
 // its own shard and sequence number; the good records around it are counted exactly; and nothing
 // stalls — one mapper invocation per shard per batch, no batch item failures, no exception.
-//
-// A case that documents a pipeline bug is written as the behaviour we want and marked
-// `it.failing`: it passes while the bug is there and turns red (flip it to `it`) once fixed.
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda';
 import { createHash } from 'node:crypto';
@@ -581,14 +578,13 @@ describe('bad-input catalogue: each bad record is rejected with its reason; noth
   });
 });
 
-// Pipeline bugs found by this catalogue. Each test states the behaviour we want; `it.failing`
-// keeps the suite green while the bug is there and fails as soon as it is fixed (flip it to `it`).
+// Pipeline bugs this catalogue found (fixed): each test states the behaviour we want.
 describe('bad inputs that expose pipeline bugs', () => {
   // BUG 1 — combiner.ts rejectEvent() stores JSON.stringify(decoded.value), not the record's bytes:
   // 1e400 shows up as null, -0 as 0, whitespace and key order are lost, and payloadBytes/Sha256 do
   // not match what the producer sent (DESIGN §5: "raw payload"). Fix: keep the user record's bytes
   // (a Buffer view, no copy) on DecodedEvent and pass them to reject().
-  it.failing('rejected/ keeps the raw bytes of a record that failed validation (1e400 must not become null)', async () => {
+  it('rejected/ keeps the raw bytes of a record that failed validation (1e400 must not become null)', async () => {
     await withHarness(async (h) => {
       const raw = `{ "sensorId": "s1", "ts": ${START + 60_000}, "temperature": 1e400 }`;
       const { rows } = await runCase(h, { rejected: [raw] });
@@ -604,7 +600,7 @@ describe('bad inputs that expose pipeline bugs', () => {
   // retry: the reducer shard stalls until the batch goes to the on-failure destination, with every
   // other partial of those bundles. In separate batches the event is silently counted under the
   // other key. Fix: in MapperBatch.invalidPairs reject keys where !key.isWellFormed().
-  it.failing('a key with an unpaired surrogate is rejected, and does not stall the reducer or merge into "s\\uFFFD"', async () => {
+  it('a key with an unpaired surrogate is rejected, and does not stall the reducer or merge into "s\\uFFFD"', async () => {
     await withHarness(async (h) => {
       const t = START + 60_000;
       const { rows, results } = await runCase(h, {
@@ -622,7 +618,7 @@ describe('bad inputs that expose pipeline bugs', () => {
   // the on-failure destination (which keeps only its sequence numbers: the event is gone from late/).
   // Fix: truncate like rejected/ does — late events over 64 KiB carry payload (first 64 KiB,
   // base64), payloadBytes, payloadSha256, payloadTruncated instead of the parsed event.
-  it.failing('a late event near the 1 MiB record limit goes to late/ (truncated) without stalling the shard', async () => {
+  it('a late event near the 1 MiB record limit goes to late/ (truncated) without stalling the shard', async () => {
     await withHarness(async (h) => {
       const first = goodReadings(40);
       const sentFirst = await put(h, first);

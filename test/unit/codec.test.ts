@@ -47,9 +47,10 @@ function reasonFor(data: Buffer | string, options?: Parameters<typeof decodeReco
 
 describe('decodeRecord: plain JSON', () => {
   it('decodes a JSON object with its position and partition key', () => {
-    const { events, rejections } = decodeRecord(record('{"sensorId":"s-1","temperature":21.5}'));
+    const payload = '{"sensorId":"s-1","temperature":21.5}';
+    const { events, rejections } = decodeRecord(record(payload));
     expect(rejections).toEqual([]);
-    expect(events).toEqual([{ position: { seq: SEQ, sub: 0 }, partitionKey: 'sensor-1', value: { sensorId: 's-1', temperature: 21.5 } }]);
+    expect(events).toEqual([{ position: { seq: SEQ, sub: 0 }, partitionKey: 'sensor-1', value: { sensorId: 's-1', temperature: 21.5 }, raw: Buffer.from(payload) }]);
   });
 
   it('accepts non-ASCII text, a literal U+FFFD, and a leading byte order mark', () => {
@@ -141,8 +142,8 @@ describe('decodeRecord: bad-input catalogue', () => {
     ]);
     const { events, rejections } = decodeRecord(record(agg, { partitionKey: 'outer' }));
     expect(events).toEqual([
-      { position: { seq: SEQ, sub: 0 }, partitionKey: 'k0', value: { n: 0 } },
-      { position: { seq: SEQ, sub: 2 }, partitionKey: 'k2', value: { n: 2 } },
+      { position: { seq: SEQ, sub: 0 }, partitionKey: 'k0', value: { n: 0 }, raw: Buffer.from('{"n":0}') },
+      { position: { seq: SEQ, sub: 2 }, partitionKey: 'k2', value: { n: 2 }, raw: Buffer.from('{"n":2}') },
     ]);
     expect(rejections).toHaveLength(2);
     expect(rejections[0]).toMatchObject({ position: { seq: SEQ, sub: 1 }, partitionKey: 'k1', reason: expect.stringMatching(/^payload is not JSON: /) });
