@@ -6,10 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { AthenaClient } from '@aws-sdk/client-athena';
 import { S3Client } from '@aws-sdk/client-s3';
 import { parseEventTime } from '../functions/core/event-time';
 import { parseDuration } from '../functions/core/duration';
 import { jobs } from '../jobs';
+import { runAthena } from './lib/athena';
 import { type CommandSpec, type Parsed, parseCommand, runMain, UsageError } from './lib/cli';
 import { FORMATS, formatResult, type OutputFormat, QuerySession, referencedKinds } from './lib/duckdb';
 import { emptyFetchStats, fetchToCache, listOutputObjects, type FetchStats, type OutputKind, type PartitionFilter } from './lib/s3-cache';
@@ -35,7 +37,7 @@ export const querySpec: CommandSpec = {
     region: { type: 'string', description: 'AWS region (default: AWS_REGION or your profile; us-east-1 locally)' },
     outputs: { type: 'string', description: "deploy outputs file to read names from (default: the target's: .riffle/outputs.json, .riffle/localstack-outputs.json, cdk-outputs.json)" },
     'no-cache': { type: 'boolean', description: `download every object again instead of reusing ${DEFAULT_CACHE_DIR}/` },
-    athena: { type: 'boolean', description: 'AWS only: print the Athena (Glue table) form of the query and the AWS CLI commands that run it' },
+    athena: { type: 'boolean', description: 'AWS only: run the query in Athena over the job\'s Glue table (results only), in the stack\'s workgroup' },
   },
   examples: [
     'npm run query -- "SELECT * FROM results ORDER BY windowStart DESC LIMIT 10"',
@@ -162,7 +164,7 @@ function athenaText(options: QueryOptions, target: Target): string {
     `-- Athena SQL over ${database}.${table} (results only: late/ and rejected/ have no Glue table)`,
     sql,
     '',
-    '# run it (the workgroup writes results to the stack bucket under athena-results/):',
+    '# to rerun it by hand (the workgroup writes results to the stack bucket under athena-results/):',
     `id=$(aws athena start-query-execution --work-group ${workgroup} --query-string ${shellQuote(sql)} --query QueryExecutionId --output text)`,
     'while state=$(aws athena get-query-execution --query-execution-id "$id" --query QueryExecution.Status.State --output text); [ "$state" = QUEUED ] || [ "$state" = RUNNING ]; do sleep 1; done; echo "$state"',
     'aws athena get-query-results --query-execution-id "$id" --output table',
@@ -170,6 +172,8 @@ function athenaText(options: QueryOptions, target: Target): string {
 }
 
 export interface QueryIo {
+  /** An Athena client (tests pass a stub); default: one from the standard AWS configuration. */
+  athena?: Pick<AthenaClient, 'send'>;
   stdout: { write(text: string): unknown };
   stderr: { write(text: string): unknown };
   /** Project directory: outputs files and the cache are relative to it. */
@@ -233,7 +237,18 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
   if (warning) io.stderr.write(`${warning}\n`);
   if (options.athena) {
     const target = io.target ?? resolveTarget(options.target, { ...(io.cwd ? { cwd: io.cwd } : {}), ...(options.region ? { region: options.region } : {}), ...(options.outputs ? { outputsFile: options.outputs } : {}) });
-    io.stdout.write(`${athenaText(options, target)}\n`);
+    // The SQL as Athena gets it, and how to rerun it by hand, go to stderr; the rows to stdout.
+    io.stderr.write(`${athenaText(options, target)}\n`);
+    const job = options.job as string;
+    const athena = io.athena ?? new AthenaClient({ ...(options.region ? { region: options.region } : {}) });
+    const started = Date.now();
+    const result = await runAthena(athena, {
+      sql: athenaSql(options, jobOutput(target, job, 'GlueDatabase'), jobOutput(target, job, 'GlueTable')),
+      workgroup: jobOutput(target, job, 'AthenaWorkgroup'),
+      database: jobOutput(target, job, 'GlueDatabase'),
+    });
+    io.stdout.write(`${formatResult(result, options.format)}\n`);
+    io.stderr.write(`athena: query ${result.queryExecutionId}, ${result.rows.length} rows, ${(result.scannedBytes / 1024 / 1024).toFixed(1)} MB scanned, ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return 0;
   }
   const started = Date.now();
