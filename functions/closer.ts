@@ -15,7 +15,7 @@ import middy from '@middy/core';
 import type { Context } from 'aws-lambda';
 import type { Job } from './core/job';
 import { jobWatermark, parseProgressItems } from './core/progress';
-import { iso, type ResultRecord } from './core/records';
+import { iso, type ResultRecord } from './core/output-records';
 import {
   beginSessionClose,
   finishSessionClose,

@@ -7,11 +7,11 @@
 // skipped; the mapper guarantees ranges never straddle a mark (see combiner.ts), so "end ≤ hwm"
 // is exactly "already applied".
 import type { AnyAggregate, Json } from './aggregates/types';
-import { compareSequenceNumbers } from './codec';
+import { compareSequenceNumbers } from './input-decoding';
 import type { Job } from './job';
-import type { Origin, WindowContribution } from './partial';
-import { iso, LatePartialRecord, makeResult, ResultRecord } from './records';
-import { fnv1a } from './partial';
+import type { Origin, WindowContribution } from './shuffle-format';
+import { iso, LatePartialRecord, makeResult, ResultRecord } from './output-records';
+import { fnv1a } from './shuffle-format';
 
 export type WindowStatus = 'OPEN' | 'CLOSED';
 

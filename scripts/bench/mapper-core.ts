@@ -1,6 +1,6 @@
 // Bench: the mapper core (decode + validate + map + window + combine) on 10,000-record batches
 // of sensor events, against the floor measured in the same process: base64-decode + JSON.parse.
-import { MapperBatch } from '../../functions/core/combiner';
+import { MapperBatch } from '../../functions/core/mapper-batch';
 import type { Job } from '../../functions/core/job';
 import sensorAverages from '../../jobs/sensor-averages';
 

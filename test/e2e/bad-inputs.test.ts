@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { encodeAggregate } from '../../functions/core/kpl';
 import type { Job } from '../../functions/core/job';
-import { REJECTED_PAYLOAD_MAX_BYTES } from '../../functions/core/records';
+import { REJECTED_PAYLOAD_MAX_BYTES } from '../../functions/core/output-records';
 import sensorAverages from '../../jobs/sensor-averages';
 import { PipelineHarness } from '../support/pipeline-harness';
 

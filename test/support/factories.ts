@@ -1,7 +1,7 @@
 // Typed test factories (Powertools style): Kinesis records as the mapper sees them, Kinesis
 // Lambda events exactly as the ESM delivers them, a fake Lambda Context, and sensor events.
 import type { Context, KinesisStreamEvent, KinesisStreamRecord } from 'aws-lambda';
-import type { InputRecord } from '../../functions/core/codec';
+import type { InputRecord } from '../../functions/core/input-decoding';
 
 /** A realistic 56-digit Kinesis sequence number base; `seq(i)` is strictly increasing in i. */
 const SEQ_BASE = 49_590_338_271_490_256_608_559_692_538_361_571_095_921_575_989_136_588_898n;

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { aggregate, deaggregateSync } from 'aws-kinesis-agg';
 import type { KinesisStreamRecordPayload } from 'aws-lambda';
 import { decodeAggregate, encodeAggregate, isKplAggregate, KPL_MAGIC, type KplRecordInput } from '../../functions/core/kpl';
-import { decodeRecord } from '../../functions/core/codec';
+import { decodeRecord } from '../../functions/core/input-decoding';
 
 interface LibRecord {
   partitionKey: string;

@@ -5,9 +5,9 @@
 // equal one pass over the events.
 import fc from 'fast-check';
 import { count, max, mean, min, sum } from '../../functions/core/aggregates';
-import { mapBatch } from '../../functions/core/combiner';
+import { mapBatch } from '../../functions/core/mapper-batch';
 import { defineJob, type Job } from '../../functions/core/job';
-import { bucketOf, type Bundle, decodeBundle, encodeBundle } from '../../functions/core/partial';
+import { bucketOf, type Bundle, decodeBundle, encodeBundle } from '../../functions/core/shuffle-format';
 import type { PendingEnd } from '../../functions/core/progress';
 import { foldPartials, resultValues, type WindowAccumulation, type WindowItem } from '../../functions/core/state';
 import { groupPartials } from '../../functions/reducer';
