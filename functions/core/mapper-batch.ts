@@ -6,12 +6,12 @@
 // attempts that may have been partly emitted), so that no partial's range ever straddles a range
 // the reducer may already have applied. Each segment yields at most one partial per state item.
 import type { AnyAggregate, Json } from './aggregates/types';
-import { decodeInto, DecodedEvent, InputRecord, Rejection } from './codec';
+import { decodeInto, DecodedEvent, InputRecord, Rejection } from './input-decoding';
 import { checkEventTimeSkew, parseEventTime } from './event-time';
 import type { Job, MappedValues } from './job';
-import type { Origin, Partial, WindowContribution } from './partial';
+import type { Origin, Partial, WindowContribution } from './shuffle-format';
 import type { PendingEnd } from './progress';
-import { iso, LateEventRecord, makeRejected, REJECTED_PAYLOAD_MAX_BYTES, RejectedRecord } from './records';
+import { iso, LateEventRecord, makeRejected, REJECTED_PAYLOAD_MAX_BYTES, RejectedRecord } from './output-records';
 import { createHash } from 'node:crypto';
 import { lateReasonFor, openWindowsFor } from './watermark';
 import { mergeSessions, Window } from './windows';

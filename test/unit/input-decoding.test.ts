@@ -16,7 +16,7 @@ import {
   type InputRecord,
   type Position,
   type Rejection,
-} from '../../functions/core/codec';
+} from '../../functions/core/input-decoding';
 import { encodeAggregate } from '../../functions/core/kpl';
 
 const SEQ = '49590338271490256608559692538361571095921575989136588898';
