@@ -7,6 +7,8 @@ const common = {
   transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
+  // One fast-check seed for the whole run (test/support/fast-check-seed.ts).
+  setupFiles: ['<rootDir>/test/support/fast-check-seed.ts'],
 };
 module.exports = {
   projects: [
