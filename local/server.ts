@@ -55,10 +55,11 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
+import { crashPointAfterResponse } from './crash-points';
 import { DynamoService } from './services/dynamodb';
 import { EmbeddedBackend, withAccountEnv } from './services/embedded';
 import { FirehoseEmulator } from './services/firehose';
-import { header, jsonError, signingService } from './services/http';
+import { header, jsonError, parseJsonObject, signingService } from './services/http';
 import type { HeaderValue, ServiceRequest, ServiceResponse } from './services/http';
 import { KinesisService } from './services/kinesis';
 import { LocalS3 } from './services/s3';
@@ -330,6 +331,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
         stats.request('firehose', operation);
         const response = await firehose.handle(operation, body);
         if (response.status >= 400) stats.error('firehose', String(response.headers?.['x-amzn-errortype'] ?? 'UnknownError'));
+        if (operation === 'PutRecordBatch' && response.status === 200) crashPointAfterResponse(res, 'firehose.put-record-batch.acked', () => parseJsonObject(body)?.DeliveryStreamName as string | undefined);
         return send(res, response, request.method);
       }
     }

@@ -14,6 +14,7 @@ import {
 } from '@aws-sdk/client-kinesis';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { randomUUID } from 'node:crypto';
+import { crashPoint } from '../crash-points';
 import type { Faults } from '../faults';
 import type { InvokeResult, Invoker } from '../lambda/types';
 import { CheckpointStore } from './checkpoints';
@@ -369,6 +370,7 @@ export class KinesisEventSourceMapping {
         continue;
       }
       sub.invokes += 1;
+      crashPoint('esm.batch.invoked', this.config.functionName);
 
       if (result.ok) {
         const verdict = this.config.reportBatchItemFailures

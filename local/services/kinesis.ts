@@ -4,6 +4,7 @@
 // JSON (the SDKs) and CBOR (the Java SDK/KCL) content types both pass through untouched.
 import { createDecipheriv } from 'node:crypto';
 import { ITERATOR_PWD_IV, ITERATOR_PWD_KEY } from 'kinesalite/db';
+import { crashPoint } from '../crash-points';
 import type { EmbeddedBackend } from './embedded';
 import { errorType, header, isRecord, requestId } from './http';
 import type { ServiceRequest, ServiceResponse } from './http';
@@ -95,6 +96,7 @@ export class KinesisService {
     }
 
     const response = await this.backend.dispatch(req.method, '/', req.headers, req.body);
+    if (operation === 'PutRecords' && response.status === 200) crashPoint('kinesis.put-records.stored', () => (data ? streamOf(operation, data) : undefined));
     this.account(operation, response.status, response.body, data);
     return { status: response.status, headers: response.headers, body: response.body };
   }
