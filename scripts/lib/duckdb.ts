@@ -1,10 +1,18 @@
 // The SQL side of `npm run query`: an in-memory DuckDB (@duckdb/node-api) with Riffle's views over
 // the JSON-lines files s3-cache.ts fetched, and the three output formats.
 //
-//   results_all  every emitted result row (all versions)
-//   results      one row per resultId: the highest version (ties: final first) — DESIGN §4 dedup
-//   late         late events and late partials
-//   rejected     rejected events, plus payloadText (the payload decoded as UTF-8 when it is)
+//   results_all   every emitted result row (all versions)
+//   results       one row per resultId: the highest version (ties: final first)
+//   late_all      every late record written, retries included
+//   late          one row per input: a late event per (job, shard, sequence, sub-sequence), a late
+//                 partial per (job, key, window, shard, first–last sequence)
+//   rejected_all  every rejected record written, retries included
+//   rejected      one row per (job, shard, sequence number, sub-sequence number), plus payloadText
+//                 (the payload decoded as UTF-8 when it is)
+//
+// Why the dedup: a function retried after its late/rejected records reached Firehose writes them
+// again (at-least-once delivery, as on AWS); the records are identical and carry the input's
+// position, which is what makes them collapsible. Results collapse by resultId and version.
 //
 // Columns are whatever the JSON holds (one per aggregate), with Riffle's own fields given fixed
 // types — times as TIMESTAMP (UTC) — and present even when no file has them, so a query over an
@@ -60,15 +68,15 @@ export const BASE_COLUMNS: Readonly<Record<OutputKind, Readonly<Record<string, s
 /** The time column each view's --since/--until (and its S3 partitions) refer to. */
 export const TIME_COLUMN: Readonly<Record<OutputKind, string>> = { results: 'windowStart', late: 'windowStart', rejected: 'rejectedAt' };
 
-export const VIEW_NAMES = ['results', 'results_all', 'late', 'rejected'] as const;
+export const VIEW_NAMES = ['results', 'results_all', 'late', 'late_all', 'rejected', 'rejected_all'] as const;
 export type ViewName = (typeof VIEW_NAMES)[number];
 
 /** The outputs a statement reads (whole-word view names; a name inside a string literal costs only a fetch). */
 export function referencedKinds(sql: string): Set<OutputKind> {
   const kinds = new Set<OutputKind>();
   if (/\bresults(_all)?\b/i.test(sql)) kinds.add('results');
-  if (/\blate\b/i.test(sql)) kinds.add('late');
-  if (/\brejected\b/i.test(sql)) kinds.add('rejected');
+  if (/\blate(_all)?\b/i.test(sql)) kinds.add('late');
+  if (/\brejected(_all)?\b/i.test(sql)) kinds.add('rejected');
   return kinds;
 }
 
@@ -76,6 +84,19 @@ const quoteIdent = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const quoteString = (text: string) => `'${text.replace(/'/g, "''")}'`;
 /** A TIMESTAMP literal (UTC, naive) for epoch ms. */
 const timestampLiteral = (ms: number) => `TIMESTAMP ${quoteString(new Date(ms).toISOString().replace('T', ' ').replace('Z', ''))}`;
+
+/**
+ * The window that keeps one row per identity in each deduplicated view (the first of equals: the
+ * highest version for results; the earliest write for late and rejected records).
+ */
+const ONE_ROW_PER: Readonly<Record<OutputKind, string>> = {
+  results: 'PARTITION BY resultId ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST',
+  // Late events are identified by their input position; late partials (no sequenceNumber) by the
+  // window they missed and the input range they aggregate.
+  late:
+    "PARTITION BY job, kind, shardId, sequenceNumber, subSequenceNumber, CASE WHEN kind = 'partial' THEN key END, CASE WHEN kind = 'partial' THEN windowStart END, firstSequenceNumber, lastSequenceNumber ORDER BY lateAt NULLS LAST",
+  rejected: 'PARTITION BY job, shardId, sequenceNumber, subSequenceNumber ORDER BY rejectedAt NULLS LAST',
+};
 
 export interface ViewSources {
   /** JSON-lines files per output kind. */
@@ -143,13 +164,8 @@ export class QuerySession {
     const time = quoteIdent(TIME_COLUMN[kind]);
     if (filter.sinceMs !== undefined) where.push(`${time} >= ${timestampLiteral(filter.sinceMs)}`);
     if (filter.untilMs !== undefined) where.push(`${time} < ${timestampLiteral(filter.untilMs)}`);
-    const name = kind === 'results' ? 'results_all' : kind;
-    await this.connection.run(`CREATE TEMP VIEW ${name} AS SELECT * FROM (${select})${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
-    if (kind === 'results') {
-      await this.connection.run(
-        'CREATE TEMP VIEW results AS SELECT * FROM results_all QUALIFY row_number() OVER (PARTITION BY resultId ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST) = 1',
-      );
-    }
+    await this.connection.run(`CREATE TEMP VIEW ${kind}_all AS SELECT * FROM (${select})${where.length ? ` WHERE ${where.join(' AND ')}` : ''}`);
+    await this.connection.run(`CREATE TEMP VIEW ${kind} AS SELECT * FROM ${kind}_all QUALIFY row_number() OVER (${ONE_ROW_PER[kind]}) = 1`);
   }
 
   /** Runs every statement; returns the last one's rows. */

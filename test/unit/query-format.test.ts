@@ -88,6 +88,7 @@ describe('which outputs a statement reads', () => {
     expect([...referencedKinds('SELECT * FROM results')]).toEqual(['results']);
     expect([...referencedKinds('select * from RESULTS_ALL r join late l using (key)')].sort()).toEqual(['late', 'results']);
     expect([...referencedKinds('SELECT count(*) FROM rejected')]).toEqual(['rejected']);
+    expect([...referencedKinds('SELECT count(*) FROM rejected_all, late_all')].sort()).toEqual(['late', 'rejected']);
     expect([...referencedKinds('SELECT 1 AS lateness, 2 AS results_x')]).toEqual([]);
   });
 });

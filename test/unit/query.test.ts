@@ -119,12 +119,48 @@ describe('views', () => {
   });
 
   it('rejected decodes the payload to payloadText when it is UTF-8 (NULL otherwise)', async () => {
-    const rejected = (payload: Buffer, reason: string) => ({ job: JOB, reason, shardId: 'shardId-000000000000', sequenceNumber: '1', subSequenceNumber: 0, partitionKey: 'k', payload: payload.toString('base64'), payloadBytes: payload.length, payloadTruncated: false, payloadSha256: 'x', rejectedAt: '2026-01-01T00:00:00.000Z' });
+    const rejected = (payload: Buffer, reason: string) => ({ job: JOB, reason, shardId: 'shardId-000000000000', sequenceNumber: reason, subSequenceNumber: 0, partitionKey: 'k', payload: payload.toString('base64'), payloadBytes: payload.length, payloadTruncated: false, payloadSha256: 'x', rejectedAt: '2026-01-01T00:00:00.000Z' });
     await put(`rejected/job=${JOB}/dt=2026-01-01/hour=00/r`, lines([rejected(Buffer.from('{"bad'), 'not JSON'), rejected(Buffer.from([0xc3, 0x28]), 'not UTF-8')]));
     expect(await rows('SELECT reason, payloadText FROM rejected ORDER BY reason')).toEqual([
       { reason: 'not JSON', payloadText: '{"bad' },
       { reason: 'not UTF-8', payloadText: null },
     ]);
+  });
+});
+
+describe('late and rejected: one row per input record', () => {
+  const at = (minute: number) => `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`;
+  const rejected = (seq: string, sub: number, minute: number, job = JOB) => ({ job, reason: 'not JSON', shardId: 'shardId-000000000000', sequenceNumber: seq, subSequenceNumber: sub, partitionKey: 'k', payload: 'e30=', payloadBytes: 2, payloadTruncated: false, payloadSha256: 'x', rejectedAt: at(minute) });
+  const lateEvent = (seq: string, sub: number, minute: number) => ({ kind: 'event', job: JOB, key: 's1', windowStart: at(0), windowEnd: at(5), eventTime: at(1), watermark: at(20), reason: 'window closed', shardId: 'shardId-000000000001', sequenceNumber: seq, subSequenceNumber: sub, event: { v: 1 }, lateAt: at(minute) });
+  const latePartial = (key: string, first: string, last: string, minute: number) => ({ kind: 'partial', job: JOB, key, windowStart: at(0), windowEnd: at(5), eventCount: 3, aggregates: { count: 3 }, watermark: at(20), reason: 'window closed', shardId: 'shardId-000000000001', firstSequenceNumber: first, lastSequenceNumber: last, lateAt: at(minute) });
+
+  it('a retried batch writes its rejected records again: rejected keeps the first, rejected_all keeps both', async () => {
+    // Prepare: the same two inputs written by two attempts, plus a distinct sub-record of the first
+    // aggregated record and the same position rejected by another job (a different row).
+    await put(`rejected/job=${JOB}/dt=2026-01-01/hour=00/attempt-1`, lines([rejected('100', 0, 10), rejected('100', 1, 10), rejected('200', 0, 10)]));
+    await put(`rejected/job=${JOB}/dt=2026-01-01/hour=00/attempt-2`, lines([rejected('100', 0, 12), rejected('200', 0, 12)]));
+    await put('rejected/job=clickstream/dt=2026-01-01/hour=00/other', lines([rejected('100', 0, 11, 'clickstream')]));
+    // Act / Assess
+    expect(await rows('SELECT sequenceNumber, subSequenceNumber, rejectedAt FROM rejected ORDER BY ALL', { job: undefined })).toEqual([
+      { sequenceNumber: '100', subSequenceNumber: 0, rejectedAt: at(10) },
+      { sequenceNumber: '100', subSequenceNumber: 0, rejectedAt: at(11) },
+      { sequenceNumber: '100', subSequenceNumber: 1, rejectedAt: at(10) },
+      { sequenceNumber: '200', subSequenceNumber: 0, rejectedAt: at(10) },
+    ]);
+    expect(await rows('SELECT count(*) AS n FROM rejected_all', { job: undefined })).toEqual([{ n: 6 }]);
+  });
+
+  it('late events collapse by input position, late partials by window and input range', async () => {
+    await put(`late/job=${JOB}/dt=2026-01-01/hour=00/a`, lines([lateEvent('7', 0, 30), latePartial('s1', '1', '5', 30), latePartial('s2', '1', '5', 30)]));
+    await put(`late/job=${JOB}/dt=2026-01-01/hour=00/b`, lines([lateEvent('7', 0, 31), lateEvent('8', 0, 31), latePartial('s1', '1', '5', 31), latePartial('s1', '6', '9', 31)]));
+    expect(await rows("SELECT kind, key, coalesce(sequenceNumber, firstSequenceNumber || '-' || lastSequenceNumber) AS input, lateAt FROM late ORDER BY ALL")).toEqual([
+      { kind: 'event', key: 's1', input: '7', lateAt: at(30) },
+      { kind: 'event', key: 's1', input: '8', lateAt: at(31) },
+      { kind: 'partial', key: 's1', input: '1-5', lateAt: at(30) },
+      { kind: 'partial', key: 's1', input: '6-9', lateAt: at(31) },
+      { kind: 'partial', key: 's2', input: '1-5', lateAt: at(30) },
+    ]);
+    expect(await rows('SELECT count(*) AS n FROM late_all')).toEqual([{ n: 7 }]);
   });
 });
 
