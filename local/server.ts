@@ -56,6 +56,8 @@ import { Readable } from 'node:stream';
 import dynalite from 'dynalite';
 import kinesalite from 'kinesalite';
 import { crashPointAfterResponse } from './crash-points';
+import { LocalCloudWatch } from './services/cloudwatch';
+import { cloudWatchService } from './services/cloudwatch/service';
 import { DynamoService } from './services/dynamodb';
 import { EmbeddedBackend, withAccountEnv } from './services/embedded';
 import { FirehoseEmulator } from './services/firehose';
@@ -126,6 +128,8 @@ export interface LocalServer {
   readonly firehose: FirehoseEmulator;
   readonly s3: LocalS3;
   readonly faults: ServiceFaults;
+  /** CloudWatch metrics and alarms (a built-in plug-in: local/services/cloudwatch/). */
+  readonly cloudwatch: LocalCloudWatch;
   /** Environment for SDK clients and function workers: endpoint, region, dummy credentials. */
   readonly clientEnv: Readonly<Record<string, string>>;
   use(service: LocalService): void;
@@ -317,6 +321,9 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   });
   const kinesis = new KinesisService(kinesisBackend, faults, stats, accountId);
   const plugins: LocalService[] = [];
+  const cloudwatch = new LocalCloudWatch({ region, accountId, warn: (m) => logger.warn(m) });
+  plugins.push(cloudWatchService(cloudwatch));
+  cloudwatch.start();
 
   async function route(req: AnyRequest, res: AnyResponse, body: Buffer): Promise<void> {
     const request = toServiceRequest(req, body);
@@ -489,6 +496,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     firehose,
     s3,
     faults,
+    cloudwatch,
     clientEnv: {
       AWS_ENDPOINT_URL: endpoint,
       AWS_REGION: region,
