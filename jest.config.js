@@ -1,10 +1,10 @@
-// Jest runs TypeScript through @swc/jest, compiled to CommonJS. middy >= 5 ships ESM only,
-// so its packages are transformed too (transformIgnorePatterns lets @middy through) instead
-// of running the whole suite under --experimental-vm-modules.
+// Jest runs TypeScript through @swc/jest, compiled to CommonJS. middy >= 5, hyparquet and
+// hyparquet-writer ship ESM only, so their packages are transformed too (transformIgnorePatterns
+// lets them through) instead of running the whole suite under --experimental-vm-modules.
 const swc = ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }];
 const common = {
   transform: { '^.+\\.(t|j|mj)s$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@middy)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@middy|hyparquet|hyparquet-writer)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
   // One fast-check seed for the whole run (test/support/fast-check-seed.ts).
