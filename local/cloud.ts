@@ -6,6 +6,7 @@
 // which drains the pollers, stops the functions, flushes Firehose and closes the server.
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
+import { readAssembly } from './deploy/assembly';
 import { deployAssembly, type DeployResult } from './deploy/deployer';
 import { localClients, type LocalClients } from './deploy/clients';
 import { Scheduler } from './deploy/schedule';
@@ -13,6 +14,8 @@ import { EventSourceMappings, type EsmDeps, type EsmStats } from './esm';
 import { Faults, type FiredFault } from './faults';
 import { LambdaRuntime, type RuntimeOptions } from './lambda/runtime';
 import { lambdaService } from './lambda/service';
+import { monitoringOf } from './services/cloudwatch/deployment';
+import { ServiceMetricsPublisher } from './services/cloudwatch/service-metrics';
 import type { FunctionStats } from './lambda/types';
 import {
   startLocalServer,
@@ -173,6 +176,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     timeScale,
     ...(opts.functionConcurrency ? { defaultConcurrency: opts.functionConcurrency } : {}),
     ...(opts.functionLogs ? { log: opts.functionLogs } : {}),
+    onOutput: (fn, line) => server.cloudwatch.ingestLog(`/aws/lambda/${fn}`, line), // EMF → CloudWatch metrics, as on AWS
   });
   const pollers = new EventSourceMappings({
     kinesis: clients.kinesis,
@@ -192,10 +196,13 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     log: warn,
   });
 
+  // AWS/Lambda, AWS/Kinesis, AWS/Firehose, AWS/S3 metrics from the cloud's counters.
+  const serviceMetrics = new ServiceMetricsPublisher(server.cloudwatch, { functions: () => runtime.stats(), mappings: () => pollers.stats(), services: () => server.stats(), s3: clients.s3 });
   let engineStopped: Promise<void> | undefined;
   const stopEngine = (): Promise<void> =>
     (engineStopped ??= (async () => {
       scheduler.stop();
+      await serviceMetrics.stop();
       await pollers.stop();
       await runtime.stop();
     })());
@@ -205,8 +212,9 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
   const outputs: Record<string, Record<string, string>> = {};
   let deployment: DeployResult | undefined;
   const deploy = async (d: { assembly?: string; stacks?: readonly string[] } = {}): Promise<DeployResult> => {
+    const assembly = path.resolve(d.assembly ?? (typeof opts.assembly === 'string' ? opts.assembly : 'cdk.out'));
     const result = await deployAssembly({
-      assembly: path.resolve(d.assembly ?? (typeof opts.assembly === 'string' ? opts.assembly : 'cdk.out')),
+      assembly,
       ...((d.stacks ?? opts.stacks) ? { stacks: d.stacks ?? opts.stacks } : {}),
       region,
       accountId,
@@ -223,6 +231,9 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     });
     Object.assign(outputs, result.outputs);
     deployment = result;
+    const monitoring = monitoringOf(readAssembly(assembly), result, region, accountId); // alarms and S3 metric filters
+    server.cloudwatch.putAlarms(monitoring.alarms);
+    serviceMetrics.watch(monitoring.filters);
     return result;
   };
 
@@ -230,6 +241,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     if (opts.assembly !== false) await deploy();
     await pollers.start();
     scheduler.start();
+    serviceMetrics.start();
   } catch (e) {
     await stopEngine().catch(() => undefined);
     await server.stop().catch(() => undefined);

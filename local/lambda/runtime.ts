@@ -37,6 +37,8 @@ export interface RuntimeOptions {
   readonly faults?: Faults;
   /** Where function output goes; default: stdout/stderr prefixed with the function name. */
   readonly log?: ((functionName: string, line: string, stream: 'stdout' | 'stderr') => void) | 'silent';
+  /** Also sees every line a function prints, whatever `log` does (the local CloudWatch reads EMF from it). */
+  readonly onOutput?: (functionName: string, line: string, stream: 'stdout' | 'stderr') => void;
   /** Delays before the two asynchronous retries (Lambda: about 1 and 2 minutes). Default 1 s, 2 s. */
   readonly asyncRetryDelaysMs?: readonly number[];
   /** Divides asynchronous retry delays (the local cloud's speed-up for tests). Default 1. */
@@ -464,6 +466,7 @@ export class LambdaRuntime implements Invoker {
   private onLog(st: FunctionState, line: string, stream: 'stdout' | 'stderr'): void {
     st.logs.push(line);
     if (st.logs.length > LOG_RING) st.logs.splice(0, st.logs.length - LOG_RING);
+    this.opts.onOutput?.(st.def.name, line, stream);
     const sink = this.opts.log;
     if (sink === 'silent') return;
     if (sink) sink(st.def.name, line, stream);

@@ -115,11 +115,14 @@ export class KinesisService {
       } catch {
         // CBOR or unexpected: count all as written
       }
+      const bytesBefore = live.bytesPut;
       live.recordsPut += data.Records.length - failed;
       for (const r of data.Records) if (isRecord(r) && typeof r.Data === 'string') live.bytesPut += base64Bytes(r.Data);
+      this.stats.kinesisPut(streamOf(operation, data), data.Records.length - failed, live.bytesPut - bytesBefore);
     } else if (operation === 'PutRecord') {
       live.recordsPut++;
       if (data && typeof data.Data === 'string') live.bytesPut += base64Bytes(data.Data);
+      if (data) this.stats.kinesisPut(streamOf(operation, data), 1, typeof data.Data === 'string' ? base64Bytes(data.Data) : 0);
     } else if (operation === 'GetRecords') {
       live.recordsRead += countOccurrences(body, SEQUENCE_FIELD);
     }
@@ -170,6 +173,7 @@ export class KinesisService {
     );
     const live = this.stats.live.kinesis;
     live.recordsPut += kept.length - backendFailed;
+    this.stats.kinesisPut(stream, kept.length - backendFailed, 0);
     return {
       status: 200,
       headers: { 'content-type': contentType || 'application/x-amz-json-1.1', 'x-amzn-requestid': requestId() },

@@ -29,6 +29,8 @@ export interface LocalStats {
     bytesPut: number;
     /** Records returned by GetRecords. */
     recordsRead: number;
+    /** Records and bytes accepted per stream name (the CloudWatch AWS/Kinesis metrics' source). */
+    streams: Record<string, { recordsPut: number; bytesPut: number }>;
   };
   firehose: FirehoseStats;
   s3: { objectsPut: number; bytesPut: number };
@@ -41,7 +43,7 @@ export function emptyStats(): MutableStats {
     requests: {},
     errors: {},
     dynamodb: { readUnits: 0, writeUnits: 0, tables: {}, ttlDeletes: 0 },
-    kinesis: { recordsPut: 0, bytesPut: 0, recordsRead: 0 },
+    kinesis: { recordsPut: 0, bytesPut: 0, recordsRead: 0, streams: {} },
     s3: { objectsPut: 0, bytesPut: 0 },
   };
 }
@@ -71,6 +73,14 @@ export class StatsRecorder {
     stats.writeUnits += write;
     this.data.dynamodb.readUnits += read;
     this.data.dynamodb.writeUnits += write;
+  }
+
+  kinesisPut(stream: string | undefined, records: number, bytes: number): void {
+    if (stream === undefined) return;
+    const name = stream.includes(':stream/') ? stream.slice(stream.indexOf(':stream/') + 8) : stream;
+    const s = (this.data.kinesis.streams[name] ??= { recordsPut: 0, bytesPut: 0 });
+    s.recordsPut += records;
+    s.bytesPut += bytes;
   }
 
   get live(): MutableStats {
