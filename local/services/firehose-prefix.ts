@@ -1,6 +1,6 @@
-// Firehose S3 prefix expressions and object names, as AWS evaluates them (pure functions; the
-// emulator in firehose.ts calls them at CreateDeliveryStream time to validate and at delivery
-// time to render). Covers `!{timestamp:<Java DateTimeFormatter pattern>}` (UTC),
+// Firehose S3 prefix expressions and object names, as AWS evaluates them (pure functions;
+// firehose-config.ts compiles them at CreateDeliveryStream time to validate, firehose-buffers.ts
+// renders them when a partition buffer opens). Covers `!{timestamp:<Java DateTimeFormatter pattern>}` (UTC),
 // `!{firehose:random-string}`, `!{firehose:error-output-type}`, `!{partitionKeyFromQuery:name}`;
 // `!{partitionKeyFromLambda:…}` is recognised and rejected (no Lambda processors locally).
 import { randomBytes, randomUUID } from 'node:crypto';
