@@ -1,7 +1,8 @@
 // The protocol-neutral request/response shapes the built-in services of the local cloud speak,
-// plus the AWS JSON error helpers they share. The server (local/server.ts) reads every request
-// body once, turns HTTP/1.1 and HTTP/2 requests alike into a ServiceRequest, and writes the
-// ServiceResponse back; services never touch sockets, which keeps them unit-testable.
+// plus the AWS JSON error helpers they share. The server (local/server.ts) turns HTTP/1.1 and
+// HTTP/2 requests alike into a ServiceRequest (body read whole, within the service's size limit)
+// or, for S3, a StreamingServiceRequest (body streamed to disk, never held in memory), and writes
+// the ServiceResponse back; services never touch sockets, which keeps them unit-testable.
 import type { IncomingHttpHeaders } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -16,6 +17,11 @@ export interface ServiceRequest {
   /** Host header (or HTTP/2 :authority), without the port. */
   readonly hostname: string;
   readonly body: Buffer;
+}
+
+/** A request whose body is still on the wire (S3 uploads of up to 5 GB): read it once, as a stream. */
+export interface StreamingServiceRequest extends Omit<ServiceRequest, 'body'> {
+  readonly body: Readable;
 }
 
 export type HeaderValue = string | number | readonly string[];
