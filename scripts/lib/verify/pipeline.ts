@@ -70,10 +70,10 @@ export async function synthJob(outdir: string, job: string, inputShards: number)
   });
 }
 
-/** The deployed names the run needs (fault targets, input stream, bucket), from the stack outputs. */
-function namesOf(cloud: LocalCloud, job: string): FaultTargets & { inputStream: string; bucket: string } {
+/** The deployed names a run needs (fault targets, input stream, bucket), from the stack outputs. */
+export function namesOf(stackOutputs: LocalCloud['outputs'], job: string): FaultTargets & { inputStream: string; bucket: string } {
   const source = jobs[job]?.source ?? job;
-  const outputs = cloud.outputs[stackName(source)] ?? {};
+  const outputs = stackOutputs[stackName(source)] ?? {};
   const name = (key: JobOutput): string => {
     const value = outputs[outputKey(job, key)];
     if (!value) throw new Error(`stack output ${outputKey(job, key)} is missing from the local deployment`);
@@ -115,7 +115,7 @@ export async function runPipeline(options: PipelineOptions): Promise<Observed> {
     functionLogs: () => undefined,
   });
   try {
-    const names = namesOf(cloud, job);
+    const names = namesOf(cloud.outputs, job);
     const { inputStream: stream, bucket, ...targets } = names;
     const logFile = path.join(workDir, 'sent.jsonl');
     const logStream = createWriteStream(logFile);
