@@ -1,9 +1,12 @@
 // Output storage and delivery (DESIGN §5, docs/CONTRACTS.md "Output records").
 // OutputBucket: the stack's S3 bucket — private, TLS-only, SSE-S3, access-logged, with lifecycle
 // rules for the diagnostic prefixes and request metrics the failure alarms read.
-// JobDelivery: one job's three Firehose delivery streams (results, late, rejected): GZIP JSON lines,
-// partitioned by window time with dynamic partitioning (JQ), error output under errors/, SSE, and a
-// role per stream that can write only its own prefixes.
+// JobDelivery: one job's three Firehose delivery streams (results, late, rejected), partitioned by
+// window time with dynamic partitioning (JQ), error output under errors/, SSE, and a role per stream
+// that can write only its own prefixes. Results become Parquet (SNAPPY) with Firehose's record format
+// conversion once pointed at their Glue table (convertResultsToParquet, called by QueryCatalog);
+// late/ and rejected/ stay GZIP JSON lines: they carry raw payloads and events of any shape, which
+// no fixed table schema could hold without loss, and they are read rarely and whole.
 import { ArnFormat, CfnElement, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as firehose from 'aws-cdk-lib/aws-kinesisfirehose';
@@ -40,9 +43,25 @@ export function partitionQuery(kind: OutputKind): string {
   return `{dt: .${field}[0:10], hour: .${field}[11:13]}`;
 }
 
-/** S3 prefix of a job's output, e.g. results/job=sensor-averages/dt=…/hour=…/ (CONTRACTS.md). */
-export function outputPrefix(kind: OutputKind, job: string): string {
-  return `${kind}/job=${job}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`;
+/**
+ * The folder below results/job=<job>/ that holds Parquet results. JSON lines written before Parquet
+ * sit directly under results/job=<job>/dt=…: Athena reads one format per table location.
+ */
+export const PARQUET_SEGMENT = 'format=parquet/';
+
+/**
+ * S3 prefix of a job's output, e.g. results/job=sensor-averages/format=parquet/dt=…/hour=…/ or
+ * late/job=sensor-averages/dt=…/hour=…/ (CONTRACTS.md).
+ */
+export function outputPrefix(kind: OutputKind, job: string, format: 'json' | 'parquet' = 'json'): string {
+  return `${kind}/job=${job}/${format === 'parquet' ? PARQUET_SEGMENT : ''}dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`;
+}
+
+/** A Glue table (by name) whose columns Firehose converts results with. */
+export interface ResultsTable {
+  readonly catalogId: string;
+  readonly databaseName: string;
+  readonly tableName: string;
 }
 
 /** Where Firehose puts records it could not deliver to outputPrefix. */
@@ -144,13 +163,14 @@ export interface JobDeliveryProps {
   readonly bucket: s3.IBucket;
   /** How long Firehose buffers before writing; 60–900 s with dynamic partitioning. @default Duration.seconds(60) */
   readonly bufferingInterval?: Duration;
-  /** Buffer size in MiB; 64–128 with dynamic partitioning. @default 64 */
+  /** Buffer size in MiB; 64–128 with dynamic partitioning (and with format conversion). @default 64 */
   readonly bufferingSizeMb?: number;
   /** Retention of the delivery error log group. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
 }
 
 export class JobDelivery extends Construct {
+  public readonly job: string;
   public readonly deliveryStreams: Readonly<Record<OutputKind, firehose.CfnDeliveryStream>>;
   /** One role per delivery stream, each limited to that stream's prefixes. */
   public readonly roles: Readonly<Record<OutputKind, iam.Role>>;
@@ -159,10 +179,12 @@ export class JobDelivery extends Construct {
 
   constructor(scope: Construct, id: string, props: JobDeliveryProps) {
     super(scope, id);
+    this.job = props.job;
     const stack = Stack.of(this);
     const intervalSeconds = (props.bufferingInterval ?? Duration.seconds(60)).toSeconds();
     const sizeMb = props.bufferingSizeMb ?? 64;
-    // AWS rejects smaller buffers when dynamic partitioning is on; fail at synth instead of at deploy.
+    // AWS rejects smaller buffers when dynamic partitioning (or record format conversion, also 64 MiB)
+    // is on; fail at synth instead of at deploy.
     if (intervalSeconds < 60 || intervalSeconds > 900) throw new Error(`JobDelivery(${props.job}): bufferingInterval must be 60–900 s with dynamic partitioning, got ${intervalSeconds} s`);
     if (sizeMb < 64 || sizeMb > 128) throw new Error(`JobDelivery(${props.job}): bufferingSizeMb must be 64–128 with dynamic partitioning, got ${sizeMb}`);
 
@@ -252,6 +274,49 @@ export class JobDelivery extends Construct {
     }
     this.deliveryStreams = streams as Record<OutputKind, firehose.CfnDeliveryStream>;
     this.roles = roles as Record<OutputKind, iam.Role>;
+  }
+
+  /**
+   * Write results as Parquet: Firehose deserializes each JSON record with the OpenX JSON SerDe
+   * (case-insensitive keys: windowStart → column windowstart; ISO-8601 'Z' times → timestamp),
+   * takes the columns and types of `table` and serializes them with the Parquet SerDe, SNAPPY
+   * compressed. Conversion forbids S3 compression (the object is UNCOMPRESSED; its pages are
+   * SNAPPY) and needs a buffer of at least 64 MiB. Dynamic partitioning still reads dt/hour from
+   * the JSON record; the objects go under results/job=<job>/format=parquet/.
+   */
+  public convertResultsToParquet(table: ResultsTable): void {
+    const stream = this.deliveryStreams.results;
+    const stack = Stack.of(this);
+    const role = this.roles.results;
+    // What CDK's SchemaConfiguration.fromCfnTable grants: the table's schema, on catalog, database and table.
+    role.addToPolicy(new iam.PolicyStatement({
+      actions: ['glue:GetTable', 'glue:GetTableVersion', 'glue:GetTableVersions'],
+      resources: [
+        stack.formatArn({ service: 'glue', resource: 'catalog', account: table.catalogId }),
+        stack.formatArn({ service: 'glue', resource: 'database', resourceName: table.databaseName, account: table.catalogId }),
+        stack.formatArn({ service: 'glue', resource: 'table', resourceName: `${table.databaseName}/${table.tableName}`, account: table.catalogId }),
+      ],
+    }));
+    const current = stream.extendedS3DestinationConfiguration as firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty;
+    stream.extendedS3DestinationConfiguration = {
+      ...current,
+      prefix: outputPrefix('results', this.job, 'parquet'),
+      compressionFormat: 'UNCOMPRESSED',
+      fileExtension: '.parquet',
+      dataFormatConversionConfiguration: {
+        enabled: true,
+        inputFormatConfiguration: { deserializer: { openXJsonSerDe: { caseInsensitive: true } } },
+        outputFormatConfiguration: { serializer: { parquetSerDe: { compression: 'SNAPPY' } } },
+        schemaConfiguration: {
+          catalogId: table.catalogId,
+          databaseName: table.databaseName,
+          tableName: table.tableName,
+          region: stack.region,
+          roleArn: role.roleArn,
+          versionId: 'LATEST',
+        },
+      },
+    };
   }
 
   /** Name of a delivery stream (what the functions' RIFFLE_*_DELIVERY variables hold). */
