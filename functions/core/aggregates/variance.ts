@@ -121,6 +121,7 @@ function moments(
           typeof m2 === 'number' &&
           m2 >= 0 &&
           m2 < Infinity &&
+          typeof e === 'number' &&
           Number.isInteger(e) &&
           e >= MIN_EXPONENT &&
           e <= MAX_EXPONENT
