@@ -14,6 +14,8 @@ import { EventSourceMappings, type EsmDeps, type EsmStats } from './esm';
 import { Faults, type FiredFault } from './faults';
 import { LambdaRuntime, type RuntimeOptions } from './lambda/runtime';
 import { lambdaService } from './lambda/service';
+import { lambdaReadApiService } from './lambda/mappings-api';
+import { cloudFormationService, StackRegistry } from './services/cloudformation';
 import { monitoringOf } from './services/cloudwatch/deployment';
 import { ServiceMetricsPublisher } from './services/cloudwatch/service-metrics';
 import type { FunctionStats } from './lambda/types';
@@ -208,6 +210,10 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     })());
   // Also stopped by server.stop() (plug-ins stop before Firehose flushes), whoever calls it first.
   server.use({ ...lambdaService(runtime), stop: stopEngine });
+  // Read APIs over what the deployer set up: CloudFormation stacks, event source mappings, function settings.
+  const stacks = new StackRegistry(region, accountId);
+  server.use(cloudFormationService(stacks));
+  server.use(lambdaReadApiService({ runtime, mappings: pollers, enabledOf: (uuid) => stacks.eventSourceMappingEnabled(uuid), region, accountId }));
 
   const outputs: Record<string, Record<string, string>> = {};
   let deployment: DeployResult | undefined;
@@ -231,6 +237,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     });
     Object.assign(outputs, result.outputs);
     deployment = result;
+    stacks.record(result, assembly);
     const monitoring = monitoringOf(readAssembly(assembly), result, region, accountId); // alarms and S3 metric filters
     server.cloudwatch.putAlarms(monitoring.alarms);
     serviceMetrics.watch(monitoring.filters);
