@@ -5,8 +5,12 @@
 // and close); an oracle computed independently in DuckDB SQL from the producer's log is compared
 // with what Riffle wrote to S3. Prints a verdict table and exits 1 on any FAIL.
 // The pieces live in scripts/lib/verify/ (workload, faults, pipeline, oracle, compare, report, run).
+// `--crash` is the other proof: the local cloud in a child process SIGKILLed at its crash points
+// and at random instants, restarted on the same data each time (scripts/lib/verify/crash*.ts).
 import { parseDuration } from '../functions/core/duration';
 import { type CommandSpec, intOption, type Parsed, runMain, UsageError } from './lib/cli';
+import { CRASH_DEFAULTS, crashPlan, runCrash, type CrashOptions } from './lib/verify/crash';
+import { formatCrashReport } from './lib/verify/crash-report';
 import { FAULT_IDS } from './lib/verify/faults';
 import { SUPPORTED_JOBS } from './lib/verify/jobs';
 import { formatReport } from './lib/verify/report';
@@ -16,7 +20,7 @@ import { parseFraction } from './produce';
 export const verifySpec: CommandSpec = {
   name: 'npm run verify --',
   summary: "check Riffle's results against an independent DuckDB oracle under injected faults, on a fresh embedded cloud",
-  usage: 'npm run verify -- [--job sensor-averages] [--events 20000] [--seed N] [--no-faults] [--keep]',
+  usage: 'npm run verify -- [--job sensor-averages] [--events 20000] [--seed N] [--no-faults] [--keep] | --crash [--kills-per-point 2] [--random-kills 3]',
   options: {
     job: { type: 'string', description: 'job to verify', default: VERIFY_DEFAULTS.job, choices: SUPPORTED_JOBS },
     events: { type: 'string', description: 'records to send (events, late events, duplicates and bad records together)', default: String(VERIFY_DEFAULTS.events), integer: { min: 100, max: 2_000_000 } },
@@ -33,6 +37,14 @@ export const verifySpec: CommandSpec = {
     'bad-fraction': { type: 'string', description: 'fraction of malformed records (bad JSON, wrong types, missing fields, invalid UTF-8, empty)', default: String(VERIFY_DEFAULTS.badFraction) },
     'hot-key-fraction': { type: 'string', description: 'fraction of events moved onto one hot result key', default: String(VERIFY_DEFAULTS.hotKeyFraction) },
     aggregate: { type: 'boolean', description: 'send KPL aggregates (records are then identified by sequence + sub-sequence number)' },
+    crash: {
+      type: 'boolean',
+      description:
+        'crash run instead of faults: the local cloud runs as a child process and is SIGKILLed at each crash point (producer mid-PutRecords, reducer mid-batch, ' +
+        "Firehose acknowledged but buffered, closer between emit and close) and at random instants, restarted on the same data each time; the oracle reads the input stream back (the producer's retries included)",
+    },
+    'kills-per-point': { type: 'string', description: 'with --crash: kills at each crash point (the Nth hit grows each time)', default: String(CRASH_DEFAULTS.killsPerPoint), integer: { min: 0, max: 10 } },
+    'random-kills': { type: 'string', description: 'with --crash: kills at random instants', default: String(CRASH_DEFAULTS.randomKills), integer: { min: 0, max: 20 } },
   },
   examples: [
     'npm run verify',
@@ -40,6 +52,8 @@ export const verifySpec: CommandSpec = {
     'npm run verify -- --job trending-hashtags --events 5000',
     'npm run verify -- --no-faults --keep',
     'npm run verify -- --skip-faults mapper-timeout,closer-crash --seed 7',
+    'npm run verify -- --crash',
+    'npm run verify -- --crash --events 5000 --rounds 4 --kills-per-point 1 --random-kills 0 --seed 11',
   ],
 };
 
@@ -89,8 +103,62 @@ export function verifyOptions(parsed: Parsed, randomSeed = () => Math.floor(Math
   };
 }
 
+/** --crash: verify's workload options plus the kill plan; fault options do not apply. */
+export function crashOptions(parsed: Parsed, randomSeed = () => Math.floor(Math.random() * 2 ** 31)): CrashOptions {
+  for (const name of ['no-faults', 'skip-faults', 'aggregate']) {
+    if (parsed.values[name] !== undefined) {
+      throw new UsageError(
+        name === 'aggregate'
+          ? '--aggregate does not go with --crash: the crash run matches the input stream to the producer record by record'
+          : `--${name} does not go with --crash: a crash run injects no faults, its kills are the faults (leave --${name} out)`,
+      );
+    }
+  }
+  const base = verifyOptions(parsed, randomSeed);
+  const killsPerPoint = intOption(parsed, 'kills-per-point', CRASH_DEFAULTS.killsPerPoint);
+  const randomKills = intOption(parsed, 'random-kills', CRASH_DEFAULTS.randomKills);
+  if (killsPerPoint + randomKills === 0) throw new UsageError('--crash needs at least one kill: --kills-per-point or --random-kills above 0');
+  return {
+    job: base.job,
+    events: base.events,
+    seed: base.seed,
+    rounds: base.rounds,
+    inputShards: base.inputShards,
+    durationMs: base.durationMs,
+    ...(base.maxDelayMs !== undefined ? { maxDelayMs: base.maxDelayMs } : {}),
+    lateFraction: base.lateFraction,
+    duplicateFraction: base.duplicateFraction,
+    badFraction: base.badFraction,
+    hotKeyFraction: base.hotKeyFraction,
+    timeScale: base.timeScale,
+    firehoseTimeScale: CRASH_DEFAULTS.firehoseTimeScale,
+    plan: crashPlan({ killsPerPoint, randomKills, seed: base.seed }),
+    keep: base.keep,
+    keepOnFailure: true,
+  };
+}
+
+async function crashMain(parsed: Parsed): Promise<number> {
+  const options = crashOptions(parsed);
+  const killsPerPoint = intOption(parsed, 'kills-per-point', CRASH_DEFAULTS.killsPerPoint);
+  const randomKills = intOption(parsed, 'random-kills', CRASH_DEFAULTS.randomKills);
+  console.log(`verify --crash ${options.job}: ${options.events.toLocaleString('en-US')} records, seed ${options.seed}, ${options.plan.length} kills (${killsPerPoint} per crash point, ${randomKills} random)`);
+  const run = await runCrash({ ...options, log: (line) => console.log(line) });
+  const r = run.report;
+  console.log('');
+  console.log(
+    formatCrashReport(
+      r,
+      `npm run verify -- --crash --job ${r.job} --events ${r.events} --seed ${r.seed} --rounds ${r.rounds} --shards ${r.inputShards} --kills-per-point ${killsPerPoint} --random-kills ${randomKills} --keep`,
+    ),
+  );
+  return r.pass ? 0 : 1;
+}
+
 if (require.main === module) {
   runMain(verifySpec, async (parsed) => {
+    if (parsed.values.crash === true) return crashMain(parsed);
+    for (const name of ['kills-per-point', 'random-kills']) if (parsed.values[name] !== undefined) throw new UsageError(`--${name} applies to crash runs: add --crash`);
     const options = verifyOptions(parsed);
     console.log(`verify ${options.job}: ${options.events.toLocaleString('en-US')} records, seed ${options.seed}, faults ${options.faults ? 'on' : 'off'}`);
     const run = await verify({ ...options, log: (line) => console.log(line) });

@@ -24,12 +24,12 @@ import { sendRecords } from '../../produce';
 import { executeQuery } from '../../query';
 import { seededRng } from '../generators';
 import { listObjects } from '../output-reader';
-import { verdict, type Row, type Verdict, type VerdictRow } from './compare';
+import { verdict, type Row, type Verdict, type VerdictInput, type VerdictRow } from './compare';
 import { CloudDied, CloudProcess, describeExit, freePort, type ChildExit } from './crash-cloud';
 import { readStream, streamLog, type LoggedRecord, type StreamLogCounts } from './crash-stream';
 import type { FaultTargets } from './faults';
 import { checkJobMatches, jobOracle } from './jobs';
-import { computeExpected, OracleSession, type OracleResult } from './oracle';
+import { computeExpected, OracleSession, type OracleResult, type RoundRange } from './oracle';
 import { namesOf, synthJob } from './pipeline';
 import { buildWorkload, defaultMaxDelayMs, type Round, type Workload } from './workload';
 
@@ -92,8 +92,10 @@ export function crashPlan(options: CrashPlanOptions): PlannedKill[] {
   for (let k = 0; k < rounds; k++) {
     if (k < options.killsPerPoint) {
       for (const kind of order) {
-        // The 2nd hit for Firehose and the producer: an earlier acknowledged call is then at stake too.
-        const nth = (kind === 'producer-put' || kind === 'firehose-buffered' ? 2 : 1) + k;
+        // The producer's 2nd call: records of its 1st are acknowledged and stored by then. The
+        // others at their 1st hit: a round's bad records may all be on one shard (one rejected/
+        // delivery per round), and a kill must not depend on how batches happen to split.
+        const nth = (kind === 'producer-put' ? 2 : 1) + k;
         plan.push({ id: `${kind}#${k + 1}`, description: CRASH_KINDS[kind].description, at: { kind, nth } });
       }
     }
@@ -191,8 +193,10 @@ export interface CrashLoss {
 export interface CrashRun {
   report: CrashReport;
   expected: OracleResult;
-  /** Every result emission read back through the results_all view. */
-  results: Row[];
+  /** What verdict() was called with (call it again with altered results, then withCrashRows). */
+  verdictInput: VerdictInput;
+  /** The oracle's input (crash-stream.ts) and the late/rejected rows read back: to recompute `expected` on altered rows. */
+  oracleInput: { streamLines: string[]; rounds: RoundRange[]; late: Row[]; rejected: Row[] };
 }
 
 const secondsSince = (start: number) => (Date.now() - start) / 1000;
@@ -305,14 +309,15 @@ export async function runCrash(options: CrashOptions): Promise<CrashRun> {
     } finally {
       db.close();
     }
-    const base = verdict({
+    const verdictInput: VerdictInput = {
       oracle,
       job,
       expected,
       results: run.outputs.results,
       firehoseErrorObjects: run.firehoseErrorObjects,
       failedBatchObjects: run.failedBatchObjects,
-    });
+    };
+    const base = verdict(verdictInput);
     const result = withCrashRows(base, run.kills, run.stream.counts, expected);
     const oracleSeconds = secondsSince(t2);
     if (!result.pass && options.keepOnFailure) keep = true;
@@ -335,7 +340,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashRun> {
       ...(keep ? { workDir } : {}),
     };
     writeFileSync(path.join(workDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    return { report, expected, results: run.outputs.results };
+    return { report, expected, verdictInput, oracleInput: { streamLines: run.stream.lines, rounds: run.stream.rounds, late: run.outputs.late, rejected: run.outputs.rejected } };
   } catch (error) {
     if (options.keepOnFailure) keep = true;
     throw error;
