@@ -51,6 +51,7 @@ import { BodyBudget } from './endpoint/bodies';
 import { EndpointGuard, originsFromEnv } from './endpoint/guard';
 import { createDualListener, type DualListener } from './endpoint/listener';
 import { Router, type LocalService } from './endpoint/router';
+import { IamGate } from './iam/gate';
 import { LocalCloudWatch } from './services/cloudwatch';
 import { cloudWatchService } from './services/cloudwatch/service';
 import { DynamoService } from './services/dynamodb';
@@ -141,6 +142,8 @@ export interface LocalServer {
   readonly faults: ServiceFaults;
   /** CloudWatch metrics and alarms (a built-in plug-in: local/services/cloudwatch/). */
   readonly cloudwatch: LocalCloudWatch;
+  /** Region scoping and IAM enforcement for function callers (local/iam/): the deployer fills `iam.registry`. */
+  readonly iam: IamGate;
   /** Environment for SDK clients and function workers: endpoint, region, dummy credentials. */
   readonly clientEnv: Readonly<Record<string, string>>;
   use(service: LocalService): void;
@@ -316,6 +319,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
   const budget = new BodyBudget(options.maxInFlightBodyBytes ?? 256 * MiB);
 
   const snapshot = (): LocalStats => stats.snapshot(firehose.stats());
+  const iam = new IamGate({ region, accountId, log: (m) => logger.warn(m) });
   // The guard needs the bound port (port 0 picks one), so the router is made once it is known.
   const routing: { router?: Router } = {};
   const listener: DualListener = createDualListener(
@@ -343,6 +347,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
       return undefined;
     },
     warn: (m) => logger.warn(m),
+    gate: iam,
   });
   dynamo.start();
 
@@ -380,6 +385,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     s3,
     faults,
     cloudwatch,
+    iam,
     clientEnv: {
       AWS_ENDPOINT_URL: endpoint,
       AWS_REGION: region,

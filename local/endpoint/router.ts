@@ -23,6 +23,7 @@ import type { StatsRecorder } from '../services/stats';
 import type { StsService } from '../services/sts';
 import { BodyRejected, readBody, SERVICE_BODY_LIMITS, STREAM_WINDOW_BYTES, watchedStream, type BodyBudget, type Reservation } from './bodies';
 import type { EndpointGuard } from './guard';
+import type { IamGate } from '../iam/gate';
 import { errorCodeOf, isHttp1, LAMBDA_PATH, protocolError, requestHead, send, wireProtocol, type AnyRequest, type AnyResponse } from './respond';
 
 /** A service plugged into the local endpoint (see local/server.ts). */
@@ -51,6 +52,15 @@ export interface RouterDeps {
   /** GET /_riffle/<name> answers (health, stats). */
   readonly internal: (name: string) => unknown;
   readonly warn: (message: string) => void;
+  /** Region scoping and IAM for calls from functions (local/iam/gate.ts): its answer replaces the service's. */
+  readonly gate?: Pick<IamGate, 'check'>;
+}
+
+/** The gate refused a request; `response` is its answer in the service's protocol. */
+class GateRefusal extends Error {
+  constructor(readonly response: ServiceResponse) {
+    super('refused by the IAM gate');
+  }
 }
 
 export class Router {
@@ -80,6 +90,7 @@ export class Router {
       }
       reservation = await this.route(req, res, protocol, cors);
     } catch (err) {
+      if (err instanceof GateRefusal) return send(res, err.response, method, {}, !isComplete(req));
       if (err instanceof BodyRejected) {
         this.deps.stats.error('endpoint', err.code);
         if (!res.headersSent && !res.writableEnded) {
@@ -97,7 +108,17 @@ export class Router {
 
   private async buffered(req: AnyRequest, limit: number): Promise<{ request: ServiceRequest; reservation: Reservation }> {
     const { body, reservation } = await readBody(req, limit, this.deps.budget, this.deps.bodyIdleMs);
-    return { request: { ...requestHead(req), body }, reservation };
+    const request = { ...requestHead(req), body };
+    this.screen(request, reservation);
+    return { request, reservation };
+  }
+
+  /** Throws GateRefusal when the IAM gate answers instead of the service. */
+  private screen(request: Omit<ServiceRequest, 'body'> & { readonly body: unknown }, reservation: Reservation): void {
+    const refusal = this.deps.gate?.check(request);
+    if (!refusal) return;
+    reservation.release();
+    throw new GateRefusal(refusal);
   }
 
   private async route(req: AnyRequest, res: AnyResponse, protocol: string, cors: Record<string, string>): Promise<Reservation | undefined> {
@@ -135,6 +156,7 @@ export class Router {
       for (const plugin of plugins) {
         if (!plugin.matches(req)) continue;
         const { body, reservation } = await readBody(req, plugin.maxBodyBytes ?? SERVICE_BODY_LIMITS.plugin, this.deps.budget, this.deps.bodyIdleMs);
+        this.screen({ ...requestHead(req), body }, reservation);
         stats.request(plugin.name, plugin.operation?.(req) ?? 'request');
         await plugin.handle(req, res as ServerResponse, body);
         return reservation;
@@ -178,6 +200,7 @@ export class Router {
     const classified = s3.classify(request);
     stats.request('s3', classified.operation);
     try {
+      this.screen(request, reservation);
       const response = await s3.handle(request, classified);
       if (response.status >= 400) stats.error('s3', String(response.headers?.['x-amz-error-code'] ?? errorCodeOf(response)));
       send(res, response, request.method, cors, !isComplete(req));
