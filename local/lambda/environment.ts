@@ -1,11 +1,12 @@
 // One execution environment: a worker thread running local/lambda/worker.cjs with the function's
 // own process.env, memory limit and code. It runs one invocation at a time, enforces the timeout
 // by terminating the thread (a timed-out Lambda sandbox is torn down too), and applies the
-// runtime-side part of injected faults.
+// runtime-side part of injected faults. Its credentials identify the function (local/iam/).
 import { Worker } from 'node:worker_threads';
 import * as path from 'node:path';
 import type { FunctionErrorPayload, InvokeMessage, WorkerFault, WorkerInit, WorkerMessage } from './types';
 import type { FunctionFault } from '../faults';
+import { functionCredentials } from '../iam/credentials';
 
 export type RawOutcome =
   | { readonly kind: 'ok'; readonly payload: string }
@@ -49,8 +50,10 @@ export class ExecutionEnvironment {
     this.generation = generation;
     this.worker = new Worker(WORKER_SCRIPT, {
       workerData: opts.init,
-      // A copy: worker_threads otherwise share the parent's process.env.
-      env: { ...opts.env },
+      // A copy: worker_threads otherwise share the parent's process.env. Credentials are the
+      // function's own (as its execution role's are on AWS), so the endpoint's IAM gate knows
+      // which function — and so which role's policies — each SDK call comes from.
+      env: { ...opts.env, ...functionCredentials(opts.init.functionArn) },
       // No TypeScript loader or test-runner flags in the sandbox: it runs bundled JavaScript.
       execArgv: [],
       stdout: true,
