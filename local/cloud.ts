@@ -4,6 +4,13 @@
 // schedules, and hand back what scripts and tests need: the endpoint and client environment,
 // stack outputs, the runtime, the pollers, one fault-injection facade, stats, and stop() —
 // which drains the pollers, stops the functions, flushes Firehose and closes the server.
+//
+// Crash recovery: everything acknowledged is on disk under dataDir before the answer (Firehose
+// journal, asynchronous Lambda events, Kinesis/DynamoDB in LevelDB, S3 files), so starting again
+// on the same dataDir after a kill resumes: Firehose delivers its journal as it starts, accepted
+// asynchronous invocations run again once their functions are deployed, pollers resume from their
+// checkpoints (re-delivering the last batches: at least once), and a schedule that should have
+// fired while the cloud was down fires once.
 import { rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { readAssembly } from './deploy/assembly';
@@ -63,6 +70,8 @@ export interface LocalCloudOptions {
   readonly esm?: Pick<EsmDeps, 'idlePollMs' | 'retryDelayMs' | 'shardRefreshMs' | 'readAheadRecords'>;
   readonly log?: (line: string) => void;
   readonly warn?: (line: string) => void;
+  /** Check each function's AWS calls against its role's IAM policies, as AWS does (default true; `--no-iam` passes false). */
+  readonly iam?: boolean;
 }
 
 export interface CloudStats {
@@ -168,6 +177,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     firehoseTimeScale: opts.firehoseTimeScale ?? 1 / timeScale,
     logger: { warn },
   });
+  server.iam.registry.enforcing = opts.iam !== false;
   const faults = new Faults();
   const clients = localClients(server.endpoint, region);
   const runtime = new LambdaRuntime({
@@ -176,6 +186,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     baseEnv: server.clientEnv,
     faults,
     timeScale,
+    asyncJournal: path.join(dataDir, 'lambda', 'async-events.journal'),
     ...(opts.functionConcurrency ? { defaultConcurrency: opts.functionConcurrency } : {}),
     ...(opts.functionLogs ? { log: opts.functionLogs } : {}),
     onOutput: (fn, line) => server.cloudwatch.ingestLog(`/aws/lambda/${fn}`, line), // EMF → CloudWatch metrics, as on AWS
@@ -196,7 +207,13 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     timeScale,
     invokeAsync: (fn, payload) => void runtime.invokeAsync(fn, payload),
     log: warn,
+    stateFile: path.join(dataDir, 'schedules.json'),
   });
+  // Asynchronous invocations accepted before a crash run again once their functions exist.
+  const resumeAsync = (): void => {
+    const resumed = runtime.resumeAsync();
+    if (resumed > 0) log(`re-running ${resumed} asynchronous invocation(s) accepted before the last stop`);
+  };
 
   // AWS/Lambda, AWS/Kinesis, AWS/Firehose, AWS/S3 metrics from the cloud's counters.
   const serviceMetrics = new ServiceMetricsPublisher(server.cloudwatch, { functions: () => runtime.stats(), mappings: () => pollers.stats(), services: () => server.stats(), s3: clients.s3 });
@@ -230,6 +247,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       mappings: pollers,
       scheduler,
       faults,
+      iam: server.iam.registry,
       dataDir,
       ...(opts.onDemandShards ? { onDemandShards: opts.onDemandShards } : {}),
       log,
@@ -241,11 +259,13 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     const monitoring = monitoringOf(readAssembly(assembly), result, region, accountId); // alarms and S3 metric filters
     server.cloudwatch.putAlarms(monitoring.alarms);
     serviceMetrics.watch(monitoring.filters);
+    resumeAsync();
     return result;
   };
 
   try {
     if (opts.assembly !== false) await deploy();
+    else resumeAsync();
     await pollers.start();
     scheduler.start();
     serviceMetrics.start();

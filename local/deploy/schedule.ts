@@ -2,7 +2,17 @@
 // cron, UTC) and a scheduler that invokes target functions asynchronously with EventBridge's
 // "Scheduled Event" payload (or the target's Input). `timeScale` runs the schedule clock faster
 // (60 → rate(1 minute) fires every second), for tests and demos.
+//
+// Downtime. On AWS a schedule keeps firing whatever happens to its targets; locally the clock
+// stops with the process. With `stateFile`, each rule's last firing is persisted, and a rule that
+// should have fired while the cloud was down (killed or stopped) fires ONCE as soon as the
+// scheduler starts, then keeps its cadence from there — not once per missed period: a scheduled
+// target such as Riffle's closer acts on the state as it is now, so one late run does the work of
+// all the missed ones (like systemd's Persistent= timers, or anacron). A rule seen for the first
+// time never catches up.
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { writeStateFileSync } from '../durable/state-file';
 
 export type Schedule =
   | { readonly kind: 'rate'; readonly everyMs: number }
@@ -151,6 +161,14 @@ export interface SchedulerOptions {
   /** Schedule clock speed-up; default 1. */
   readonly timeScale?: number;
   readonly log?: (line: string) => void;
+  /** JSON file keeping each rule's last firing across restarts (catch-up after downtime). */
+  readonly stateFile?: string;
+}
+
+/** Per rule: the expression and when (epoch ms, wall clock) it last fired or was first armed. */
+interface RuleState {
+  readonly expression: string;
+  readonly since: number;
 }
 
 interface Entry {
@@ -160,14 +178,28 @@ interface Entry {
   fired: number;
   /** Next firing on the (scaled) schedule clock. */
   nextAt?: number;
+  /** Armed at least once in this process (catch-up is decided on the first arming only). */
+  armed?: boolean;
 }
 
 export class Scheduler {
   private readonly entries = new Map<string, Entry>();
   private running = false;
   private readonly origin = Date.now();
+  private readonly state: Record<string, RuleState> = {};
 
-  constructor(private readonly opts: SchedulerOptions) {}
+  constructor(private readonly opts: SchedulerOptions) {
+    if (opts.stateFile) {
+      try {
+        const saved = JSON.parse(readFileSync(opts.stateFile, 'utf8')) as { rules?: Record<string, RuleState> };
+        for (const [name, r] of Object.entries(saved.rules ?? {})) {
+          if (typeof r?.expression === 'string' && Number.isFinite(r.since)) this.state[name] = { expression: r.expression, since: r.since };
+        }
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') opts.log?.(`ignoring unreadable schedule state ${opts.stateFile}: ${(err as Error).message}`);
+      }
+    }
+  }
 
   /** Adds (or replaces) a rule; throws on an unsupported expression. */
   add(rule: ScheduledRule): void {
@@ -220,7 +252,37 @@ export class Scheduler {
     return this.origin + (Date.now() - this.origin) * this.scale;
   }
 
+  /** A firing was due between the rule's persisted `since` and now (scaled clock)? */
+  private missedWhileDown(e: Entry): boolean {
+    const saved = this.state[e.rule.name];
+    if (!saved || saved.expression !== e.rule.expression) return false;
+    const reached = saved.since + Math.max(0, Date.now() - saved.since) * this.scale;
+    const s = e.schedule;
+    const due = s.kind === 'rate' ? saved.since + s.everyMs : nextCronTime(s.fields, saved.since);
+    return due !== undefined && due <= reached;
+  }
+
+  private remember(e: Entry): void {
+    if (!this.opts.stateFile) return;
+    this.state[e.rule.name] = { expression: e.rule.expression, since: Date.now() };
+    try {
+      writeStateFileSync(this.opts.stateFile, JSON.stringify({ rules: this.state }, null, 2));
+    } catch (err) {
+      this.opts.log?.(`could not persist schedule state ${this.opts.stateFile}: ${(err as Error).message}`);
+    }
+  }
+
   private arm(e: Entry): void {
+    if (!e.armed) {
+      e.armed = true;
+      if (this.missedWhileDown(e)) {
+        this.opts.log?.(`schedule ${e.rule.name} (${e.rule.expression}) should have fired while the cloud was down: firing once now`);
+        this.invoke(e);
+        this.remember(e);
+      } else if (!this.state[e.rule.name] || this.state[e.rule.name]?.expression !== e.rule.expression) {
+        this.remember(e); // first seen: downtime from now on is caught up
+      }
+    }
     const now = this.clock();
     const s = e.schedule;
     // Rates keep their cadence (no drift); cron looks for the first matching minute after the
@@ -230,6 +292,7 @@ export class Scheduler {
     e.nextAt = next;
     e.timer = setTimeout(() => {
       this.invoke(e);
+      this.remember(e);
       if (s.kind === 'rate') e.nextAt = next + s.everyMs;
       if (this.running) this.arm(e);
     }, Math.max(0, (next - now) / this.scale));

@@ -237,6 +237,7 @@ export class KinesisEventSourceMapping {
     this.abort.abort();
     await this.refreshing;
     await Promise.all([...this.readers.values()].map((r) => r.stop()));
+    await this.checkpoints.settle();
     this.checkpoints.flush();
   }
 

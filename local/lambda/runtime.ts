@@ -1,8 +1,12 @@
 // The local Lambda runtime: registered functions, a pool of warm worker-thread execution
 // environments per function (capped by reserved concurrency), synchronous and asynchronous
 // invocation with Lambda's semantics (timeouts, crashes, 6 MB / 1 MB payload limits, async
-// retries), fault injection and per-function statistics.
+// retries), fault injection and per-function statistics. With `asyncJournal`, accepted
+// asynchronous events are on disk before invokeAsync's `durable` resolves (what the 202 waits
+// for) and a later runtime on the same file runs again those not settled (async-journal.ts).
 import { randomBytes, randomUUID } from 'node:crypto';
+import type { FsyncPolicy } from '../durable/journal';
+import { AsyncEventJournal, type PendingAsyncEvent } from './async-journal';
 import { ExecutionEnvironment, type RawOutcome } from './environment';
 import type { Faults } from '../faults';
 import type {
@@ -43,6 +47,13 @@ export interface RuntimeOptions {
   readonly asyncRetryDelaysMs?: readonly number[];
   /** Divides asynchronous retry delays (the local cloud's speed-up for tests). Default 1. */
   readonly timeScale?: number;
+  /**
+   * Journal file of accepted asynchronous events: they survive a crash and run again after
+   * resumeAsync(). Without it, queued events and pending retries live in memory only.
+   */
+  readonly asyncJournal?: string;
+  /** When an accepted event is durable (local/durable/journal.ts). Default 'commit'. */
+  readonly fsync?: FsyncPolicy;
 }
 
 /** An error of the Lambda API itself (not a function error), with its HTTP status and type. */
@@ -57,12 +68,7 @@ export class LambdaServiceError extends Error {
   }
 }
 
-interface AsyncEvent {
-  readonly requestId: string;
-  readonly payload: string;
-  readonly enqueuedAt: number;
-  attempts: number;
-}
+type AsyncEvent = PendingAsyncEvent;
 
 interface FunctionState {
   def: FunctionDefinition;
@@ -89,12 +95,19 @@ export class LambdaRuntime implements Invoker {
   private readonly asyncTimers = new Set<NodeJS.Timeout>();
   private readonly idleWaiters: Array<() => void> = [];
   private readonly running = new Set<Promise<unknown>>();
+  private readonly journal: AsyncEventJournal | undefined;
+  /** Recovered events not yet run (their function is not registered yet). */
+  private parked: PendingAsyncEvent[] = [];
   private stopped = false;
 
   constructor(opts: RuntimeOptions = {}) {
     this.opts = opts;
     this.region = opts.region ?? 'us-east-1';
     this.accountId = opts.accountId ?? '000000000000';
+    if (opts.asyncJournal) {
+      this.journal = new AsyncEventJournal(opts.asyncJournal, opts.fsync ?? 'commit');
+      this.parked = [...this.journal.recovered];
+    }
     this.reaper = setInterval(() => this.reapIdle(), 15_000);
     this.reaper.unref();
   }
@@ -198,9 +211,10 @@ export class LambdaRuntime implements Invoker {
 
   /**
    * Asynchronous invocation (InvocationType Event): queued, retried twice on error with delays
-   * (or per EventInvokeConfig), dropped after that. Returns the request id at once.
+   * (or per EventInvokeConfig), dropped after that. Returns the request id at once, and `durable`,
+   * which resolves when the event is journaled (answer 202 only then). Validation errors throw.
    */
-  invokeAsync(functionName: string, payload: unknown): { requestId: string } {
+  invokeAsync(functionName: string, payload: unknown): { requestId: string; durable: Promise<void> } {
     const st = this.lookup(functionName);
     const body = typeof payload === 'string' ? payload : (JSON.stringify(payload ?? null) ?? 'null');
     if (Buffer.byteLength(body) > ASYNC_PAYLOAD_LIMIT) {
@@ -210,11 +224,52 @@ export class LambdaRuntime implements Invoker {
         413,
       );
     }
-    const event: AsyncEvent = { requestId: randomUUID(), payload: body, enqueuedAt: Date.now(), attempts: 0 };
+    const event: AsyncEvent = { requestId: randomUUID(), functionName: st.def.name, payload: body, enqueuedAt: Date.now(), attempts: 0 };
+    // Journaled (written) before the event can run, so its settlement always follows it in the file.
+    const durable = this.journal ? this.journal.accept(event) : Promise.resolve();
+    durable.catch(() => undefined); // callers that do not wait must not see an unhandled rejection
     st.stats.asyncQueued += 1;
     st.asyncInFlight += 1;
     this.runAsync(st, event);
-    return { requestId: event.requestId };
+    return { requestId: event.requestId, durable };
+  }
+
+  /**
+   * Runs again the asynchronous events a previous runtime accepted and did not settle (from
+   * `asyncJournal`), once their functions are registered: call after deploying. Events for
+   * functions not registered stay in the journal for a later call; events past their maximum
+   * age are dropped, as Lambda drops them. Returns the number started.
+   */
+  resumeAsync(): number {
+    if (this.stopped) return 0;
+    const waiting: PendingAsyncEvent[] = [];
+    let started = 0;
+    for (const event of this.parked) {
+      const name = this.resolve(event.functionName);
+      const st = name === undefined ? undefined : this.functions.get(name);
+      if (!st) {
+        waiting.push(event);
+        continue;
+      }
+      const maxAgeMs = (st.def.asyncMaxEventAgeSeconds ?? 6 * 3600) * 1000;
+      if (Date.now() - event.enqueuedAt > maxAgeMs) {
+        st.stats.asyncDropped += 1;
+        this.onLog(st, `[local-lambda] async event ${event.requestId} dropped: older than its maximum age (${maxAgeMs / 1000} s) when the runtime restarted`, 'stderr');
+        this.journal?.settle(event.requestId);
+        continue;
+      }
+      st.stats.asyncQueued += 1;
+      st.asyncInFlight += 1;
+      started++;
+      this.runAsync(st, event);
+    }
+    this.parked = waiting;
+    return started;
+  }
+
+  /** Accepted asynchronous events that no registered function could run yet (see resumeAsync). */
+  parkedAsync(): number {
+    return this.parked.length;
   }
 
   /** Invocations running or waiting for an environment, plus asynchronous events not yet settled. */
@@ -243,8 +298,9 @@ export class LambdaRuntime implements Invoker {
   }
 
   /**
-   * Stops the runtime: pending async retries are dropped, running invocations finish (each is
-   * bounded by its timeout), then every worker is terminated.
+   * Stops the runtime: pending async retries are cancelled (with a journal they stay in it and run
+   * at the next start; without one they are dropped), running invocations finish (each is bounded
+   * by its timeout), then every worker is terminated.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -253,6 +309,7 @@ export class LambdaRuntime implements Invoker {
     for (const t of this.asyncTimers) clearTimeout(t);
     this.asyncTimers.clear();
     await Promise.allSettled([...this.running]);
+    await this.journal?.close();
     const kills: Promise<void>[] = [];
     for (const st of this.functions.values()) {
       for (const env of st.environments) kills.push(env.kill());
@@ -489,17 +546,20 @@ export class LambdaRuntime implements Invoker {
       } catch {
         result = undefined;
       }
-      if (result?.ok) return this.asyncDone(st);
+      if (result?.ok) return this.asyncDone(st, event, true);
       const maxRetries = st.def.asyncMaxRetries ?? 2;
       const maxAgeMs = (st.def.asyncMaxEventAgeSeconds ?? 6 * 3600) * 1000;
       const delays = this.opts.asyncRetryDelaysMs ?? [1000, 2000];
       const delay = (delays[Math.min(event.attempts - 1, delays.length - 1)] ?? 1000) / (this.opts.timeScale ?? 1);
-      if (this.stopped || event.attempts > maxRetries || Date.now() + delay - event.enqueuedAt > maxAgeMs) {
+      const exhausted = event.attempts > maxRetries || Date.now() + delay - event.enqueuedAt > maxAgeMs;
+      if (exhausted || (this.stopped && !this.journal)) {
         st.stats.asyncDropped += 1;
         const why = result?.error ? `${result.error.errorType}: ${result.error.errorMessage}` : 'not invoked';
         this.onLog(st, `[local-lambda] async event ${event.requestId} dropped after ${event.attempts} attempt(s): ${why}`, 'stderr');
-        return this.asyncDone(st);
+        return this.asyncDone(st, event, true);
       }
+      this.journal?.attempted(event);
+      if (this.stopped) return this.asyncDone(st, event, false); // journaled: retried after the next start
       st.stats.asyncRetries += 1;
       const t = setTimeout(() => {
         this.asyncTimers.delete(t);
@@ -511,7 +571,9 @@ export class LambdaRuntime implements Invoker {
     void p.finally(() => this.running.delete(p));
   }
 
-  private asyncDone(st: FunctionState): void {
+  /** The event leaves this runtime: `settled` (succeeded or dropped), or left in the journal for the next one. */
+  private asyncDone(st: FunctionState, event: AsyncEvent, settled: boolean): void {
+    if (settled) this.journal?.settle(event.requestId);
     st.asyncInFlight -= 1;
     if (this.asyncPending() === 0) for (const w of this.idleWaiters.splice(0)) w();
   }

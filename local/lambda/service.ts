@@ -1,6 +1,8 @@
 // The Lambda REST API on the local endpoint (a LocalService plugged into local/server.ts), enough
 // for @aws-sdk/client-lambda and the AWS CLI: Invoke (RequestResponse, Event, DryRun, LogType
 // Tail), the deprecated InvokeAsync, GetFunction, GetFunctionConfiguration and ListFunctions.
+// An asynchronous invocation is answered 202 only once the runtime has journaled the event
+// (LambdaRuntime.invokeAsync's `durable`): what the API accepted survives a crash.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { LambdaServiceError, type LambdaRuntime } from './runtime';
@@ -59,7 +61,7 @@ async function route(runtime: LambdaRuntime, req: IncomingMessage, res: ServerRe
   if (method === 'POST' && (m = INVOKE.exec(p))) return invoke(runtime, decodeURIComponent(m[1] ?? ''), req, res, body, requestId);
   if (method === 'POST' && (m = INVOKE_ASYNC.exec(p))) {
     const payload = parsePayload(body);
-    runtime.invokeAsync(decodeURIComponent(m[1] ?? ''), payload);
+    await runtime.invokeAsync(decodeURIComponent(m[1] ?? ''), payload).durable;
     return sendJson(res, 202, { Status: 202 });
   }
   if (method === 'GET' && LIST_FUNCTIONS.test(p)) {
@@ -93,7 +95,8 @@ async function invoke(
     return;
   }
   if (type === 'Event') {
-    const { requestId: asyncId } = runtime.invokeAsync(name, payload);
+    const { requestId: asyncId, durable } = runtime.invokeAsync(name, payload);
+    await durable;
     res.setHeader('x-amzn-RequestId', asyncId);
     res.statusCode = 202;
     res.end();
