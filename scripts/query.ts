@@ -13,7 +13,8 @@ import { parseDuration } from '../functions/core/duration';
 import { jobs } from '../jobs';
 import { runAthena } from './lib/athena';
 import { type CommandSpec, type Parsed, parseCommand, runMain, UsageError } from './lib/cli';
-import { FORMATS, formatResult, type OutputFormat, QuerySession, referencedKinds } from './lib/duckdb';
+import { BASE_COLUMNS, duckdbType, FORMATS, formatResult, type OutputFormat, QuerySession, referencedKinds } from './lib/duckdb';
+import { resultsSchema, type ResultColumn } from '../infra/results-schema';
 import { emptyFetchStats, fetchToCache, listOutputObjects, type FetchStats, type OutputKind, type PartitionFilter } from './lib/s3-cache';
 import { buckets, deployedJobs, endpointWarning, explainError, isTargetName, jobOutput, resolveTarget, TARGET_INFO, TARGET_NAMES, type Target, type TargetName } from './lib/targets';
 
@@ -121,33 +122,58 @@ export function queryOptions(parsed: Parsed, nowMs = Date.now()): QueryOptions {
   };
 }
 
-/** SQL type of an aggregate's output column by kind (the Glue table uses the same mapping). */
-function aggregateType(kind: string): string {
-  if (kind === 'count') return 'BIGINT';
-  return ['sum', 'min', 'max', 'mean', 'variance', 'stddev', 'quantile', 'distinct'].includes(kind) ? 'DOUBLE' : 'JSON';
+/** The results schema of a job in jobs/ (the Glue table's columns). */
+function jobSchema(name: string): ResultColumn[] {
+  const job = jobs[name];
+  return job ? resultsSchema({ aggregates: Object.fromEntries(Object.entries(job.aggregates).map(([field, a]) => [field, { kind: a.kind }])) }) : [];
 }
 
 /** Aggregate columns of the jobs queried, so `SELECT temperature_avg …` binds before any result exists. */
-function resultColumns(jobNames: readonly string[]): Record<string, string> {
+export function resultColumns(jobNames: readonly string[]): Record<string, string> {
   const columns: Record<string, string> = {};
   for (const name of jobNames) {
-    for (const [field, aggregate] of Object.entries(jobs[name]?.aggregates ?? {})) columns[field] ??= aggregateType(aggregate.kind);
+    for (const column of jobSchema(name)) if (!(column.field in BASE_COLUMNS.results)) columns[column.field] ??= duckdbType(column.type);
   }
   return columns;
 }
 
 /**
- * The Athena form of a query: the same view names as common table expressions over the job's Glue
- * table (partition projection on dt/hour, so --since/--until become partition predicates).
+ * Aggregate columns that are text standing for any JSON value in the schema (first/last and
+ * user-defined aggregates): the views type them from their values, as JSON lines were typed.
  */
-export function athenaSql(options: Pick<QueryOptions, 'sql' | 'sinceMs' | 'untilMs'>, database: string, table: string): string {
+export function inferredColumns(jobNames: readonly string[]): string[] {
+  const names = new Set<string>();
+  for (const name of jobNames) for (const column of jobSchema(name)) if (column.type === 'string' && !(column.field in BASE_COLUMNS.results)) names.add(column.field);
+  return [...names];
+}
+
+/** A column of the JSON-lines table as the Parquet table types it (query.ts jsonTableColumns holds the text). */
+function athenaJsonColumn(column: ResultColumn): string {
+  const name = `"${column.name}"`;
+  if (column.type === 'timestamp') return `CAST(from_iso8601_timestamp(${name}) AS timestamp) AS ${name}`;
+  if (['string', 'boolean', 'bigint', 'double'].includes(column.type)) return name;
+  // Structured columns (top-k lists) are their JSON text there.
+  const athenaType = column.type.replace(/array</g, 'array(').replace(/struct</g, 'row(').replace(/>/g, ')').replace(/:/g, ' ').replace(/\bstring\b/g, 'varchar');
+  return `CAST(json_parse(${name}) AS ${athenaType}) AS ${name}`;
+}
+
+/**
+ * The Athena form of a query: the same view names as common table expressions over the job's two
+ * Glue tables — Parquet (<table>) and the JSON lines written before it (<table>_json) — unioned
+ * with the same types, with partition projection on dt/hour, so --since/--until become partition
+ * predicates in both.
+ */
+export function athenaSql(options: Pick<QueryOptions, 'sql' | 'sinceMs' | 'untilMs'>, database: string, table: string, columns: readonly ResultColumn[]): string {
   const where: string[] = [];
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10);
-  if (options.sinceMs !== undefined) where.push(`dt >= '${day(options.sinceMs)}'`, `windowstart >= '${new Date(options.sinceMs).toISOString()}'`);
-  if (options.untilMs !== undefined) where.push(`dt <= '${day(options.untilMs)}'`, `windowstart < '${new Date(options.untilMs).toISOString()}'`);
+  const timestamp = (ms: number) => `TIMESTAMP '${new Date(ms).toISOString().replace('T', ' ').replace('Z', '')}'`;
+  if (options.sinceMs !== undefined) where.push(`dt >= '${day(options.sinceMs)}'`, `windowstart >= ${timestamp(options.sinceMs)}`);
+  if (options.untilMs !== undefined) where.push(`dt <= '${day(options.untilMs)}'`, `windowstart < ${timestamp(options.untilMs)}`);
+  const parquet = [...columns.map((c) => `"${c.name}"`), 'dt', 'hour'].join(', ');
+  const json = [...columns.map(athenaJsonColumn), 'dt', 'hour'].join(', ');
   return [
     'WITH',
-    `  results_all AS (SELECT * FROM "${database}"."${table}"${where.length ? ` WHERE ${where.join(' AND ')}` : ''}),`,
+    `  results_all AS (SELECT * FROM (SELECT ${parquet} FROM "${database}"."${table}" UNION ALL SELECT ${json} FROM "${database}"."${table}_json")${where.length ? ` WHERE ${where.join(' AND ')}` : ''}),`,
     '  results AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY resultid ORDER BY version DESC, final DESC) AS riffle_rank FROM results_all) WHERE riffle_rank = 1)',
     options.sql.trim().replace(/;\s*$/, ''),
   ].join('\n');
@@ -158,7 +184,7 @@ function athenaText(options: QueryOptions, target: Target): string {
   const database = jobOutput(target, job, 'GlueDatabase');
   const table = jobOutput(target, job, 'GlueTable');
   const workgroup = jobOutput(target, job, 'AthenaWorkgroup');
-  const sql = athenaSql(options, database, table);
+  const sql = athenaSql(options, database, table, jobSchema(job));
   const shellQuote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
   return [
     `-- Athena SQL over ${database}.${table} (results only: late/ and rejected/ have no Glue table)`,
@@ -212,7 +238,8 @@ export async function executeQuery(options: QueryOptions, io: Pick<QueryIo, 'cwd
         (files[kind] as string[]).push(...(await fetchToCache(s3, objects, cacheDir, stats, { useCache: options.cache })));
       }
     }
-    session = await QuerySession.open({ files, filter, resultColumns: resultColumns(options.job ? [options.job] : deployedJobs(target)) });
+    const queried = options.job ? [options.job] : deployedJobs(target);
+    session = await QuerySession.open({ files, filter, resultColumns: resultColumns(queried), inferredColumns: inferredColumns(queried) });
     const result = await session.run(options.sql);
     return { format: options.format, text: formatResult(result, options.format), stats, rowCount: result.rows.length };
   } catch (error) {
@@ -243,7 +270,7 @@ export async function query(options: QueryOptions, io: QueryIo): Promise<number>
     const athena = io.athena ?? new AthenaClient({ ...(options.region ? { region: options.region } : {}) });
     const started = Date.now();
     const result = await runAthena(athena, {
-      sql: athenaSql(options, jobOutput(target, job, 'GlueDatabase'), jobOutput(target, job, 'GlueTable')),
+      sql: athenaSql(options, jobOutput(target, job, 'GlueDatabase'), jobOutput(target, job, 'GlueTable'), jobSchema(job)),
       workgroup: jobOutput(target, job, 'AthenaWorkgroup'),
       database: jobOutput(target, job, 'GlueDatabase'),
     });

@@ -1,5 +1,7 @@
 // The SQL side of `npm run query`: an in-memory DuckDB (@duckdb/node-api) with Riffle's views over
-// the JSON-lines files s3-cache.ts fetched, and the three output formats.
+// the files s3-cache.ts fetched — Parquet (results as Firehose converts them) and JSON lines (late,
+// rejected, and results written before Parquet or by LocalStack), unioned by name — and the three
+// output formats.
 //
 //   results_all   every emitted result row (all versions)
 //   results       one row per resultId: the highest version (ties: final first)
@@ -14,11 +16,20 @@
 // again (at-least-once delivery, as on AWS); the records are identical and carry the input's
 // position, which is what makes them collapsible. Results collapse by resultId and version.
 //
-// Columns are whatever the JSON holds (one per aggregate), with Riffle's own fields given fixed
-// types — times as TIMESTAMP (UTC) — and present even when no file has them, so a query over an
-// empty or partly written output still binds.
+// Columns are whatever the files hold (one per aggregate), with Riffle's own fields given fixed
+// types — times as TIMESTAMP (UTC) — and the aggregates the types of the job's results schema, all
+// present even when no file has them, so a query over an empty or partly written output still binds.
+// Parquet columns carry Glue's lowercase names; they are renamed to the record's (windowstart →
+// windowStart), so a query and its output read the same over either format.
+//
+// Cheap to scan: Parquet files are not loaded but read by the views, so DuckDB reads only the
+// columns a query uses and skips row groups by their min/max (the job and time filters, and a
+// query's own WHERE, reach the scan: the `results` dedup partitions by resultId and by the columns
+// it determines — job, key, windowStart — which lets filters on those pass below it). JSON lines
+// have no such structure: they are parsed once into a temporary table.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
-import type { OutputKind, PartitionFilter } from './s3-cache';
+import { type HiveType, parseHiveType } from '../../local/services/format-conversion/hive-type';
+import { isParquetFile, type OutputKind, type PartitionFilter } from './s3-cache';
 
 /** Riffle's fields per view and their SQL types (records.ts). Aggregates come from the data. */
 export const BASE_COLUMNS: Readonly<Record<OutputKind, Readonly<Record<string, string>>>> = {
@@ -65,6 +76,25 @@ export const BASE_COLUMNS: Readonly<Record<OutputKind, Readonly<Record<string, s
   },
 };
 
+/** DuckDB's spelling of a Glue (Hive) column type: bigint → BIGINT, array<struct<…>> → STRUCT(…)[]. */
+export function duckdbType(hive: string): string {
+  const convert = (t: HiveType): string => {
+    switch (t.kind) {
+      case 'array':
+        return `${convert(t.element)}[]`;
+      case 'struct':
+        return `STRUCT(${t.fields.map((f) => `${quoteIdent(f.name)} ${convert(f.type)}`).join(', ')})`;
+      case 'string':
+        return 'VARCHAR';
+      case 'int':
+        return 'INTEGER';
+      default:
+        return t.kind.toUpperCase();
+    }
+  };
+  return convert(parseHiveType(hive));
+}
+
 /** The time column each view's --since/--until (and its S3 partitions) refer to. */
 export const TIME_COLUMN: Readonly<Record<OutputKind, string>> = { results: 'windowStart', late: 'windowStart', rejected: 'rejectedAt' };
 
@@ -90,7 +120,9 @@ const timestampLiteral = (ms: number) => `TIMESTAMP ${quoteString(new Date(ms).t
  * highest version for results; the earliest write for late and rejected records).
  */
 const ONE_ROW_PER: Readonly<Record<OutputKind, string>> = {
-  results: 'PARTITION BY resultId ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST',
+  // job, key and windowStart are functions of resultId (its hash): the same partitions, named so
+  // that filters on them are pushed below the window into the scans.
+  results: 'PARTITION BY resultId, job, key, windowStart ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST',
   // Late events are identified by their input position; late partials (no sequenceNumber) by the
   // window they missed and the input range they aggregate.
   late:
@@ -99,17 +131,31 @@ const ONE_ROW_PER: Readonly<Record<OutputKind, string>> = {
 };
 
 export interface ViewSources {
-  /** JSON-lines files per output kind. */
+  /** Files per output kind: `.parquet` files are read as Parquet, any other as JSON lines. */
   files: Partial<Record<OutputKind, readonly string[]>>;
   filter: PartitionFilter;
   /** Extra columns to guarantee in results (aggregate name → SQL type), e.g. from the job definitions. */
   resultColumns?: Readonly<Record<string, string>>;
+  /**
+   * Result columns whose Parquet type is text standing for any JSON value (first/last, user-defined
+   * aggregates): typed from their values — BIGINT or DOUBLE when every value is such a number —
+   * as reading the JSON lines types them.
+   */
+  inferredColumns?: readonly string[];
 }
 
 export interface QueryResult {
   columns: string[];
   types: string[];
   rows: unknown[][];
+}
+
+/** The type a column has in every part, numbers widened to DOUBLE; VARCHAR when they disagree. */
+function commonType(types: readonly string[]): string {
+  if (types.length === 0) return 'VARCHAR';
+  if (types.every((t) => t === 'BIGINT')) return 'BIGINT';
+  if (types.every((t) => t === 'BIGINT' || t === 'DOUBLE')) return 'DOUBLE';
+  return types.every((t) => t === types[0]) ? (types[0] as string) : 'VARCHAR';
 }
 
 /** An in-memory DuckDB with Riffle's views. close() when done. */
@@ -127,7 +173,8 @@ export class QuerySession {
       // Timestamps are UTC throughout Riffle; keep now() and casts in UTC whatever the machine says.
       await connection.run("SET TimeZone = 'UTC'").catch(() => undefined);
       for (const kind of ['results', 'late', 'rejected'] as const) {
-        await session.createView(kind, sources.files[kind] ?? [], sources.filter, kind === 'results' ? (sources.resultColumns ?? {}) : {});
+        const results = kind === 'results';
+        await session.createView(kind, sources.files[kind] ?? [], sources.filter, results ? (sources.resultColumns ?? {}) : {}, new Set(results ? (sources.inferredColumns ?? []) : []));
       }
     } catch (error) {
       session.close();
@@ -136,29 +183,92 @@ export class QuerySession {
     return session;
   }
 
-  private async createView(kind: OutputKind, files: readonly string[], filter: PartitionFilter, extra: Readonly<Record<string, string>>): Promise<void> {
-    const table = `_${kind}_raw`;
+  private async describe(relation: string): Promise<Map<string, string>> {
+    const described = await this.connection.runAndReadAll(`DESCRIBE SELECT * FROM ${relation}`);
+    return new Map(described.getRowObjectsJS().map((r) => [String(r.column_name), String(r.column_type)]));
+  }
+
+  /** The type the values of a text column have in common (BIGINT, DOUBLE) or VARCHAR; undefined when it holds none. */
+  private async textType(relation: string, column: string): Promise<string | undefined> {
+    const c = quoteIdent(column);
+    const reader = await this.connection.runAndReadAll(
+      `SELECT count(*) FILTER (WHERE ${c} IS NOT NULL AND TRY_CAST(${c} AS DOUBLE) IS NULL), count(*) FILTER (WHERE ${c} IS NOT NULL AND TRY_CAST(${c} AS BIGINT) IS NULL), count(${c}) FROM ${relation}`,
+    );
+    const [notDouble, notBigint, present] = (reader.getRowsJS()[0] ?? [0n, 0n, 0n]).map(Number) as [number, number, number];
+    if (present === 0) return undefined;
+    if (notDouble > 0) return 'VARCHAR';
+    return notBigint === 0 ? 'BIGINT' : 'DOUBLE';
+  }
+
+  private async createView(kind: OutputKind, files: readonly string[], filter: PartitionFilter, extra: Readonly<Record<string, string>>, inferred: ReadonlySet<string>): Promise<void> {
     const base = BASE_COLUMNS[kind];
-    let present = new Map<string, string>();
-    if (files.length > 0) {
-      // Materialised once: the views (and `results` over `results_all`) then read memory, not JSON.
-      // Every file and every line is sampled for the schema: a column that is null in the first
-      // files (humidity_avg of sensors without humidity) would otherwise be typed JSON for good.
+    const wanted: Record<string, string> = { ...extra, ...base };
+    const canonical = new Map<string, string>();
+    for (const name of [...Object.keys(wanted), ...inferred]) canonical.set(name.toLowerCase(), name);
+
+    // One part per format: its relation and its columns by output name (→ source column, type).
+    const parts: { relation: string; columns: Map<string, { source: string; type: string }>; parquet: boolean }[] = [];
+    const parquetFiles = files.filter(isParquetFile);
+    const jsonFiles = files.filter((f) => !isParquetFile(f));
+    if (parquetFiles.length > 0) {
+      const relation = `read_parquet([${parquetFiles.map(quoteString).join(', ')}], union_by_name = true)`;
+      const columns = new Map<string, { source: string; type: string }>();
+      for (const [source, type] of await this.describe(relation)) columns.set(canonical.get(source.toLowerCase()) ?? source, { source, type });
+      parts.push({ relation, columns, parquet: true });
+    }
+    if (jsonFiles.length > 0) {
+      // Materialised once: the views then read memory, not JSON. Every file and every line is
+      // sampled for the schema: a column that is null in the first files (humidity_avg of sensors
+      // without humidity) would otherwise be typed JSON for good.
+      const table = `_${kind}_json`;
       await this.connection.run(
-        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_ndjson([${files.map(quoteString).join(', ')}], maximum_sample_files = -1, sample_size = -1, union_by_name = true)`,
+        `CREATE TEMP TABLE ${table} AS SELECT * FROM read_ndjson([${jsonFiles.map(quoteString).join(', ')}], maximum_sample_files = -1, sample_size = -1, union_by_name = true)`,
       );
-      const described = await this.connection.runAndReadAll(`DESCRIBE ${table}`);
-      present = new Map(described.getRowObjectsJS().map((r) => [String(r.column_name), String(r.column_type)]));
+      const columns = new Map<string, { source: string; type: string }>();
+      for (const [source, type] of await this.describe(table)) columns.set(canonical.get(source.toLowerCase()) ?? source, { source, type });
+      parts.push({ relation: table, columns, parquet: false });
     }
-    const replace: string[] = [];
-    const added: string[] = [];
-    for (const [name, type] of Object.entries({ ...extra, ...base })) {
-      const actual = present.get(name);
-      if (actual === undefined) added.push(`CAST(NULL AS ${type}) AS ${quoteIdent(name)}`);
-      else if (name in base && actual !== type) replace.push(`TRY_CAST(${quoteIdent(name)} AS ${type}) AS ${quoteIdent(name)}`);
+
+    // Output columns: in the order the first part has them, then the guaranteed ones it lacks.
+    const names: string[] = [];
+    for (const part of parts) for (const name of part.columns.keys()) if (!names.includes(name)) names.push(name);
+    for (const name of Object.keys(wanted)) if (!names.includes(name)) names.push(name);
+    for (const name of inferred) if (!names.includes(name)) names.push(name);
+
+    const targets = new Map<string, string>();
+    for (const name of names) {
+      if (name in base) targets.set(name, base[name] as string);
+      else if (inferred.has(name)) {
+        const types: string[] = [];
+        for (const part of parts) {
+          const column = part.columns.get(name);
+          // Parts with no value for it (a NULL-only column: VARCHAR in Parquet, JSON in JSON lines) do not vote.
+          const type = !column ? undefined : part.parquet && column.type === 'VARCHAR' ? await this.textType(part.relation, column.source) : column.type === 'JSON' ? undefined : column.type;
+          if (type) types.push(type);
+        }
+        targets.set(name, commonType(types));
+      } else {
+        const parquet = parts.find((p) => p.parquet)?.columns.get(name)?.type;
+        targets.set(name, wanted[name] ?? parquet ?? parts.find((p) => p.columns.has(name))?.columns.get(name)?.type ?? 'VARCHAR');
+      }
     }
-    if (kind === 'rejected') added.push(`TRY(decode(from_base64(${present.has('payload') ? quoteIdent('payload') : 'NULL'}))) AS payloadText`);
-    const select = present.size > 0 ? `SELECT *${replace.length ? ` REPLACE (${replace.join(', ')})` : ''}${added.length ? `, ${added.join(', ')}` : ''} FROM ${table}` : `SELECT ${added.join(', ')} WHERE false`;
+
+    const selectOf = (part: (typeof parts)[number]): string => {
+      const list = names.map((name) => {
+        const target = targets.get(name) as string;
+        const column = part.columns.get(name);
+        if (!column) return `CAST(NULL AS ${target}) AS ${quoteIdent(name)}`;
+        const source = quoteIdent(column.source);
+        if (column.type === target) return source === quoteIdent(name) ? source : `${source} AS ${quoteIdent(name)}`;
+        // A structured JSON value where text is wanted keeps its JSON text.
+        const value = target === 'VARCHAR' && /^(STRUCT|MAP|JSON)|\[\]$/.test(column.type) ? `to_json(${source})` : source;
+        return `TRY_CAST(${value} AS ${target}) AS ${quoteIdent(name)}`;
+      });
+      return `SELECT ${list.join(', ')} FROM ${part.relation}`;
+    };
+    let select = parts.length > 0 ? parts.map(selectOf).join(' UNION ALL ') : `SELECT ${names.map((n) => `CAST(NULL AS ${targets.get(n) as string}) AS ${quoteIdent(n)}`).join(', ')} WHERE false`;
+    if (kind === 'rejected') select = `SELECT *, TRY(decode(from_base64(payload))) AS payloadText FROM (${select})`;
+
     const where: string[] = [];
     if (filter.job !== undefined) where.push(`job = ${quoteString(filter.job)}`);
     const time = quoteIdent(TIME_COLUMN[kind]);

@@ -1,12 +1,14 @@
 // Fetching Riffle's S3 output for `npm run query`: list only what a query can need, then copy each
-// object once into a local cache as plain JSON lines DuckDB can read (httpfs does not work offline,
-// so objects come through the AWS SDK).
+// object once into a local cache DuckDB can read (httpfs does not work offline, so objects come
+// through the AWS SDK): Parquet objects as they are (`.parquet`, so DuckDB reads only the columns
+// and row groups a query needs), JSON-lines objects as plain JSON lines (`.ndjson`).
 //
-// - Listing prunes by the partition segments Riffle writes — `job=<job>/dt=YYYY-MM-DD/hour=HH/` —
-//   and never by anything else: an object whose key has no (valid) dt= is fetched, so LocalStack's
+// - Listing prunes by the partition segments Riffle writes — `job=<job>/[format=parquet/]dt=YYYY-MM-DD/hour=HH/`
+//   — and never by anything else: an object whose key has no (valid) dt= is fetched, so LocalStack's
 //   own names (it ignores prefix expressions and writes `dt=!{partitionKeyFromQuery:dt}/…`) and any
 //   other layout still work; rows are filtered again in SQL.
-// - Objects of any name and extension are read; GZIP is detected by its magic bytes.
+// - Objects of any name and extension are read: Parquet is told by its PAR1 magic, GZIP by its
+//   magic bytes (LocalStack writes the JSON records as sent, whatever the stream's configuration).
 // - The cache is keyed by bucket, key and ETag: an object is downloaded once, and again only if it
 //   changes. Lines that are not JSON objects are dropped with a warning (and counted).
 import { createHash } from 'node:crypto';
@@ -14,7 +16,7 @@ import { existsSync, statSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ListObjectsV2Command, type ListObjectsV2CommandOutput, type S3Client } from '@aws-sdk/client-s3';
-import { getObjectBytes, listObjects, objectText, type OutputObject } from './output-reader';
+import { getObjectBytes, isParquet, listObjects, objectText, type OutputObject } from './output-reader';
 
 export const OUTPUT_KINDS = ['results', 'late', 'rejected'] as const;
 export type OutputKind = (typeof OUTPUT_KINDS)[number];
@@ -100,7 +102,7 @@ function canPruneBelow(prefix: string, filter: PartitionFilter): boolean {
 
 /** A prefix segment Riffle's own layout uses for partitions (anything else is listed flat). */
 function isPartitionSegment(segment: string): boolean {
-  return /^job=[^/]+$/.test(segment) || (/^dt=/.test(segment) && parseDay(segment.slice(3)) !== undefined) || /^hour=([01]\d|2[0-3])$/.test(segment);
+  return /^job=[^/]+$/.test(segment) || /^format=[a-z]+$/.test(segment) || (/^dt=/.test(segment) && parseDay(segment.slice(3)) !== undefined) || /^hour=([01]\d|2[0-3])$/.test(segment);
 }
 
 async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
@@ -218,38 +220,59 @@ export function normalizeJsonLines(text: string): { lines: string[]; malformed: 
   return { lines, malformed, ...(firstMalformed !== undefined ? { firstMalformed } : {}) };
 }
 
-/** Cache file of one object version: bucket and key hashed (any characters), ETag as given. */
-export function cachePath(dir: string, object: Pick<ListedObject, 'bucket' | 'key' | 'etag'>): string {
-  const id = createHash('sha256').update(`${object.bucket}\u0000${object.key}`).digest('hex').slice(0, 32);
-  const etag = (object.etag ?? 'no-etag').replace(/[^A-Za-z0-9-]/g, '');
-  return path.join(dir, `${id}-${etag}.ndjson`);
+export type CachedFormat = 'parquet' | 'ndjson';
+
+/** Write then rename: a query interrupted mid-download never leaves a truncated cache file. */
+async function writeAtomically(file: string, data: string | Buffer): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  await writeFile(tmp, data);
+  await rename(tmp, file);
 }
 
 /**
- * Local JSON-lines files for the objects, downloading only what the cache lacks. Objects without an
- * ETag are always downloaded. Files with no rows are left out (DuckDB needs none of them).
+ * Cache file of one object version: bucket and key hashed (any characters), ETag as given, the
+ * extension saying how DuckDB reads it.
+ */
+export function cachePath(dir: string, object: Pick<ListedObject, 'bucket' | 'key' | 'etag'>, format: CachedFormat = 'ndjson'): string {
+  const id = createHash('sha256').update(`${object.bucket}\u0000${object.key}`).digest('hex').slice(0, 32);
+  const etag = (object.etag ?? 'no-etag').replace(/[^A-Za-z0-9-]/g, '');
+  return path.join(dir, `${id}-${etag}.${format}`);
+}
+
+/** Whether a cached file is Parquet (by the extension cachePath gave it). */
+export const isParquetFile = (file: string): boolean => file.endsWith('.parquet');
+
+/**
+ * Local files for the objects — `.parquet` for Parquet objects, `.ndjson` for JSON lines —
+ * downloading only what the cache lacks. Objects without an ETag are always downloaded. Files with
+ * no rows are left out (DuckDB needs none of them).
  */
 export async function fetchToCache(s3: S3Client, objects: readonly ListedObject[], dir: string, stats: FetchStats = emptyFetchStats(), options: { useCache?: boolean; concurrency?: number } = {}): Promise<string[]> {
   await mkdir(dir, { recursive: true });
   const useCache = options.useCache ?? true;
   const files = await mapLimit(objects, options.concurrency ?? 16, async (object) => {
-    const file = cachePath(dir, object);
-    if (useCache && object.etag !== undefined && existsSync(file)) {
-      stats.cached++;
-      return file;
+    if (useCache && object.etag !== undefined) {
+      const cached = (['parquet', 'ndjson'] as const).map((f) => cachePath(dir, object, f)).find((f) => existsSync(f));
+      if (cached) {
+        stats.cached++;
+        return cached;
+      }
     }
     const bytes = await getObjectBytes(s3, object.bucket, object.key);
     stats.fetched++;
     stats.fetchedBytes += bytes.length;
+    if (isParquet(bytes)) {
+      const file = cachePath(dir, object, 'parquet');
+      await writeAtomically(file, bytes);
+      return file;
+    }
+    const file = cachePath(dir, object, 'ndjson');
     const { lines, malformed, firstMalformed } = normalizeJsonLines(objectText(bytes));
     if (malformed > 0) {
       stats.malformedLines += malformed;
       stats.warnings.push(`s3://${object.bucket}/${object.key}: ${malformed} line(s) are not JSON objects and were skipped (first: line ${firstMalformed})`);
     }
-    // Write then rename: a query interrupted mid-download never leaves a truncated cache file.
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, lines.length > 0 ? `${lines.join('\n')}\n` : '');
-    await rename(tmp, file);
+    await writeAtomically(file, lines.length > 0 ? `${lines.join('\n')}\n` : '');
     return file;
   });
   // Empty objects (and objects of only malformed lines) contribute no rows.

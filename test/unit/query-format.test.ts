@@ -1,6 +1,7 @@
 // The pure parts of `npm run query`: partition pruning by key, JSON-lines repair, output formats,
 // which views a statement reads, the Athena form of a query, and the round-trip comparison that
 // the e2e tests and `npm run localstack:e2e` rely on (it must catch wrong results).
+import { resultsSchema } from '../../infra/results-schema';
 import { formatCsv, formatJson, formatTable, plainValue, referencedKinds, type QueryResult } from '../../scripts/lib/duckdb';
 import { keyMayMatch, normalizeJsonLines, partitionOf, splitConcatenated } from '../../scripts/lib/s3-cache';
 import { athenaSql } from '../../scripts/query';
@@ -94,9 +95,15 @@ describe('which outputs a statement reads', () => {
 });
 
 describe('--athena', () => {
-  it('wraps the SQL with the same view names over the Glue table, with partition predicates for --since/--until', () => {
-    const sql = athenaSql({ sql: 'SELECT key FROM results;', sinceMs: day + 2 * H, untilMs: day + 30 * H }, 'riffle_sensor_averages', 'sensor_averages');
-    expect(sql).toContain(`results_all AS (SELECT * FROM "riffle_sensor_averages"."sensor_averages" WHERE dt >= '2026-03-04' AND windowstart >= '2026-03-04T02:00:00.000Z' AND dt <= '2026-03-05' AND windowstart < '2026-03-05T06:00:00.000Z')`);
+  it('wraps the SQL with the same view names over both Glue tables (Parquet, and JSON lines cast to its types), with partition predicates for --since/--until', () => {
+    const columns = resultsSchema({ aggregates: { count: { kind: 'count' }, top: { kind: 'topK' } } });
+    const sql = athenaSql({ sql: 'SELECT key FROM results;', sinceMs: day + 2 * H, untilMs: day + 30 * H }, 'riffle_sensor_averages', 'sensor_averages', columns);
+    expect(sql).toContain(
+      'results_all AS (SELECT * FROM (SELECT "resultid", "job", "key", "windowstart", "windowend", "count", "top", "final", "version", "eventcount", "emittedat", dt, hour FROM "riffle_sensor_averages"."sensor_averages" ' +
+        'UNION ALL SELECT "resultid", "job", "key", CAST(from_iso8601_timestamp("windowstart") AS timestamp) AS "windowstart", CAST(from_iso8601_timestamp("windowend") AS timestamp) AS "windowend", "count", ' +
+        'CAST(json_parse("top") AS array(row(value varchar,count bigint))) AS "top", "final", "version", "eventcount", CAST(from_iso8601_timestamp("emittedat") AS timestamp) AS "emittedat", dt, hour FROM "riffle_sensor_averages"."sensor_averages_json") ' +
+        "WHERE dt >= '2026-03-04' AND windowstart >= TIMESTAMP '2026-03-04 02:00:00.000' AND dt <= '2026-03-05' AND windowstart < TIMESTAMP '2026-03-05 06:00:00.000')",
+    );
     expect(sql).toContain('PARTITION BY resultid ORDER BY version DESC, final DESC');
     expect(sql.endsWith('\nSELECT key FROM results')).toBe(true);
   });
