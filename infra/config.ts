@@ -3,6 +3,7 @@
 // the user wrote it and says what is allowed, e.g.
 //   riffle:config.sensor-averages.mapperBatchSize: 20000 is out of range; use 1–10000
 // Pure: no CDK imports, so it is unit-tested without synthesizing anything.
+import { CLOSED_RETENTION_DAYS, SHUFFLE_BUCKETS } from '../functions/contract/limits';
 import { formatDuration, parseDuration } from '../functions/core/duration';
 
 /** What the infrastructure needs to know about a job (derived from its definition in jobs/). */
@@ -209,7 +210,8 @@ export const SETTINGS = {
 
   // Job settings.
   shuffleShards: int('job', 1, 500, 1, "Shards of the job's shuffle stream (streamMode 'provisioned' only)."),
-  shuffleBuckets: int('job', 1, 10_000, 0, 'Shuffle partition keys partials are packed into (RIFFLE_SHUFFLE_BUCKETS). Default: max(8, 4 × shuffle shards × reducerParallelization), 4 shards assumed on-demand.'),
+  // The functions' own limit (functions/contract/limits.ts): a value they would refuse fails here.
+  shuffleBuckets: int('job', SHUFFLE_BUCKETS.min, SHUFFLE_BUCKETS.max, 0, `Shuffle partition keys partials are packed into (RIFFLE_SHUFFLE_BUCKETS). Default: max(8, 4 × shuffle shards × reducerParallelization), 4 shards assumed on-demand; at most ${SHUFFLE_BUCKETS.max}.`),
   mapperBatchSize: int('job', 1, 10_000, 1000, 'Records per mapper invocation (ESM BatchSize). Larger batches combine more per (key, window).'),
   mapperBatchingWindow: seconds('job', 0, 300, 1, 'How long the mapper ESM gathers records before invoking.'),
   reducerBatchSize: int('job', 1, 10_000, 1000, 'Shuffle records per reducer invocation. Larger: fewer DynamoDB writes, more latency.'),
@@ -224,7 +226,7 @@ export const SETTINGS = {
   reducerTimeout: seconds('job', 1, 900, 60, 'Reducer timeout.'),
   closerTimeout: seconds('job', 1, 900, 60, 'Closer timeout.'),
   closerReservedConcurrency: optional(int('job', 1, 1000, 1), 1, 'Reserved concurrency of the closer (default 1: one closer at a time; its conditional writes make more safe but wasteful). null: none — needed on accounts whose concurrency limit is 10.'),
-  closedRetentionDays: int('job', 1, 365, 7, 'Days a CLOSED window item is kept for late detection before TTL removes it (RIFFLE_CLOSED_RETENTION_DAYS).'),
+  closedRetentionDays: int('job', CLOSED_RETENTION_DAYS.min, CLOSED_RETENTION_DAYS.max, CLOSED_RETENTION_DAYS.default, 'Days a CLOSED window item is kept for late detection before TTL removes it (RIFFLE_CLOSED_RETENTION_DAYS).'),
   logRetentionDays: oneOf('job', LOG_RETENTION_DAYS, 30, "Retention of the job's function and Firehose log groups."),
   logLevel: oneOf('job', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO', 'POWERTOOLS_LOG_LEVEL of the functions.'),
   // Dynamic partitioning requires a buffer of at least 64 MiB and 60 s on AWS.
@@ -454,7 +456,15 @@ export function planDeployment(context: RiffleContext, registry: Readonly<Record
       const resolved = jobSettings as { -readonly [K in keyof JobSettings]: JobSettings[K] };
       if (resolved.shuffleBuckets === 0) {
         const shards = settings.streamMode === 'on-demand' ? 4 : resolved.shuffleShards;
-        resolved.shuffleBuckets = Math.min(10_000, Math.max(8, 4 * shards * resolved.reducerParallelization));
+        const computed = Math.max(8, 4 * shards * resolved.reducerParallelization);
+        if (computed > SHUFFLE_BUCKETS.max) {
+          problems.push(
+            `${CONFIG_CONTEXT}.${job.name}.shuffleBuckets: the default, 4 × shuffleShards (${shards}) × reducerParallelization (${resolved.reducerParallelization}) = ${computed}, ` +
+              `exceeds the ${SHUFFLE_BUCKETS.max} shuffle buckets a mapper accepts (each mapper batch sends one bundle per bucket); ` +
+              `set shuffleBuckets to at most ${SHUFFLE_BUCKETS.max} (e.g. "shuffleBuckets": ${SHUFFLE_BUCKETS.max}), or lower shuffleShards or reducerParallelization`,
+          );
+        }
+        resolved.shuffleBuckets = computed;
       }
       if (resolved.maxRecordAge > settings.streamRetention) {
         problems.push(`${pathOf('maxRecordAge')}: ${formatDuration(resolved.maxRecordAge * 1000)} exceeds the streams' retention (streamRetention ${formatDuration(settings.streamRetention * 1000)}); records are gone from the stream before then — lower it or raise streamRetention`);

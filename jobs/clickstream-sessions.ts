@@ -4,7 +4,7 @@ import { defineJob } from '../functions/core/job';
 import { session } from '../functions/core/windows';
 import { clickSamples } from '../events/samples/clicks';
 import { Click } from '../events/schemas';
-import { eventTimeSpan } from './duration-aggregate';
+import { eventTimeSpan } from './lib/event-time-span';
 
 export default defineJob({
   name: 'clickstream-sessions',

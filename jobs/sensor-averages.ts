@@ -1,4 +1,4 @@
-// Average, min, max and p95 temperature (and mean humidity) per sensor per 5 minutes — DESIGN §2.
+// Average, min, max and p95 temperature (and mean humidity) per sensor per 5 minutes.
 import { count, max, mean, min, quantile } from '../functions/core/aggregates';
 import { defineJob } from '../functions/core/job';
 import { tumbling } from '../functions/core/windows';

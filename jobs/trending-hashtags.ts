@@ -4,7 +4,7 @@ import { defineJob } from '../functions/core/job';
 import { hopping } from '../functions/core/windows';
 import { postSamples } from '../events/samples/posts';
 import { Post } from '../events/schemas';
-import { extractHashtags } from './hashtags';
+import { extractHashtags } from './lib/hashtags';
 
 export default defineJob({
   name: 'trending-hashtags',

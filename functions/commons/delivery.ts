@@ -1,6 +1,7 @@
 // Writing records to Firehose (results/, late/, rejected/): newline-delimited JSON, ≤ 500 records
 // and ≤ 4 MiB per PutRecordBatch, failed entries retried with backoff.
 import { FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
+import type { OutputPort, OutputRecords } from '../core/protocol/ports';
 import { chunkBy, failedEntries, sendWithRetry } from './retry';
 
 const MAX_RECORDS = 500;
@@ -19,12 +20,22 @@ export async function deliver(firehose: FirehoseClient, deliveryStream: string, 
   let retried = 0;
   for (const chunk of chunkBy(encoded, MAX_RECORDS, MAX_BATCH_BYTES, (d) => d.length)) {
     const outcome = await sendWithRetry(`Firehose PutRecordBatch to ${deliveryStream}`, chunk, async (batch) => {
-      const response = await firehose.send(
-        new PutRecordBatchCommand({ DeliveryStreamName: deliveryStream, Records: batch.map((Data) => ({ Data })) }),
-      );
+      const response = await firehose.send(new PutRecordBatchCommand({ DeliveryStreamName: deliveryStream, Records: batch.map((Data) => ({ Data })) }));
       return failedEntries(response.RequestResponses);
     });
     retried += outcome.retried;
   }
   return { retried };
+}
+
+/** The deliveries a handler may write to, by kind (a kind without a stream is a bug: it throws). */
+export function outputPort(firehose: FirehoseClient, streams: Partial<Record<keyof OutputRecords, string>>): OutputPort {
+  return {
+    deliver: async (kind, records) => {
+      if (records.length === 0) return;
+      const stream = streams[kind];
+      if (stream === undefined) throw new Error(`this function has no ${kind} delivery stream`);
+      await deliver(firehose, stream, records);
+    },
+  };
 }

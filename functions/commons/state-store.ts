@@ -1,6 +1,7 @@
-// DynamoDB access for window state and progress (layout in docs/CONTRACTS.md): consistent
-// batched reads, single-item conditional writes (no transactions: they cost 2× and the local
-// emulator has none), and the open-windows index. Counts its requests for metrics and tests.
+// The state table on DynamoDB — the protocol's StatePort (core/protocol/ports.ts), laid out as
+// functions/contract/table.ts says: consistent batched reads, single-item conditional writes (no
+// transactions: they cost 2× and the local emulator has none), and the open-windows index. Counts
+// its requests for metrics and tests.
 import {
   BatchGetCommand,
   DynamoDBDocumentClient,
@@ -10,19 +11,17 @@ import {
   type QueryCommandInput,
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { PROGRESS_SK, progressPk, STATE_TABLE } from '../contract/table';
 import type { BucketProgress, MapperProgress } from '../core/progress';
-import { bucketSk, mapperSk, progressPk, WATERMARK_SK } from '../core/progress';
-import { OPEN_INDEX, type StoredItem } from '../core/state';
+import { itemId, type ItemKey, type StatePort } from '../core/protocol/ports';
+import type { StoredItem } from '../core/window-item';
 import { backoffDelay, RetriesExhaustedError, sleep } from './retry';
 
-export interface ItemKey {
-  pk: string;
-  sk: string;
-}
+export { itemId, type ItemKey } from '../core/protocol/ports';
 
 const BATCH_GET_MAX = 100;
 
-export class StateStore {
+export class StateStore implements StatePort {
   readonly requests = { get: 0, batchGet: 0, put: 0, query: 0, conflicts: 0 };
 
   constructor(
@@ -46,7 +45,8 @@ export class StateStore {
   readProgress(job: string): Promise<StoredItem[]> {
     return this.queryAll({
       TableName: this.table,
-      KeyConditionExpression: 'pk = :pk',
+      KeyConditionExpression: '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': STATE_TABLE.partitionKey },
       ExpressionAttributeValues: { ':pk': progressPk(job) },
       ConsistentRead: true,
     });
@@ -59,8 +59,9 @@ export class StateStore {
         TableName: this.table,
         Item: {
           pk: progressPk(job),
-          sk: mapperSk(progress.shardId),
+          sk: PROGRESS_SK.mapper(progress.shardId),
           ...(Number.isFinite(progress.maxEventTime) ? { maxEventTime: progress.maxEventTime } : {}),
+          ...(progress.checkpointMaxEventTime !== undefined && Number.isFinite(progress.checkpointMaxEventTime) ? { checkpointMaxEventTime: progress.checkpointMaxEventTime } : {}),
           updatedAt: progress.updatedAt,
           pendingEnds: progress.pendingEnds,
         },
@@ -74,7 +75,7 @@ export class StateStore {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: progressPk(job), sk: bucketSk(bucket.bucket), applied: bucket.applied, updatedAt: bucket.updatedAt },
+          Item: { pk: progressPk(job), sk: PROGRESS_SK.bucket(bucket.bucket), applied: bucket.applied, updatedAt: bucket.updatedAt },
         }),
       );
     }
@@ -87,7 +88,7 @@ export class StateStore {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: progressPk(job), sk: WATERMARK_SK, watermark, updatedAt: Date.now() },
+          Item: { pk: progressPk(job), sk: PROGRESS_SK.watermark, watermark, updatedAt: Date.now() },
           ConditionExpression: 'attribute_not_exists(watermark) OR watermark < :w',
           ExpressionAttributeValues: { ':w': watermark },
         }),
@@ -134,7 +135,7 @@ export class StateStore {
           TableName: this.table,
           Item: item,
           ...(expectedVersion === undefined
-            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            ? { ConditionExpression: 'attribute_not_exists(#pk)', ExpressionAttributeNames: { '#pk': STATE_TABLE.partitionKey } }
             : {
                 ConditionExpression: '#version = :version AND #status = :open',
                 ExpressionAttributeNames: { '#version': 'version', '#status': 'status' },
@@ -157,14 +158,11 @@ export class StateStore {
     const bound = Number.isFinite(watermark) ? watermark : watermark > 0 ? Number.MAX_SAFE_INTEGER : Number.MIN_SAFE_INTEGER;
     const items = await this.queryAll({
       TableName: this.table,
-      IndexName: OPEN_INDEX,
-      KeyConditionExpression: 'openPk = :p AND closeAt <= :wm',
+      IndexName: STATE_TABLE.openWindowsIndex,
+      KeyConditionExpression: '#p = :p AND #closeAt <= :wm',
+      ExpressionAttributeNames: { '#p': STATE_TABLE.openPartitionKey, '#closeAt': STATE_TABLE.openSortKey },
       ExpressionAttributeValues: { ':p': partition, ':wm': bound },
     });
     return items.map((item) => ({ pk: String(item.pk), sk: String(item.sk) }));
   }
-}
-
-export function itemId(pk: string, sk: string): string {
-  return `${pk}\u0000${sk}`;
 }

@@ -1,6 +1,6 @@
-// The job API: the one way a Riffle pipeline is defined (DESIGN §2). defineJob validates the
-// definition eagerly, so a wrong job fails when its module is loaded — at `cdk synth` — with
-// an error that names the field and the fix, never later inside a Lambda.
+// The job API: the one way a Riffle pipeline is defined. defineJob validates the definition
+// eagerly, so a wrong job fails when its module is loaded — at `cdk synth` — with an error that
+// names the field and the fix, never later inside a Lambda.
 import type { ZodType } from 'zod';
 import type { AnyAggregate } from './aggregates/types';
 import { Duration, parseDuration } from './duration';
@@ -45,13 +45,17 @@ export interface JobDefinition<E, V extends MappedValues = MappedValues> {
   readonly samples?: readonly unknown[];
 }
 
-/** A validated job with durations resolved to milliseconds. */
+/**
+ * A validated job with durations resolved to milliseconds. `eventTime` and `map` are declared as
+ * methods: TypeScript compares method parameters bivariantly, so any Job<E, V> is a Job (the
+ * registry's and the handlers' type) without a cast. The schema guards the event type at runtime.
+ */
 export interface Job<E = unknown, V extends MappedValues = MappedValues> {
   readonly name: string;
   readonly source: string;
   readonly schema: ZodType<E>;
-  readonly eventTime: (event: E) => unknown;
-  readonly map: (event: E) => Iterable<readonly [string, V]>;
+  eventTime(event: E): unknown;
+  map(event: E): Iterable<readonly [string, V]>;
   readonly window: WindowSpec;
   readonly allowedLatenessMs: number;
   readonly outOfOrdernessMs: number;
@@ -59,6 +63,8 @@ export interface Job<E = unknown, V extends MappedValues = MappedValues> {
   readonly maxFutureSkewMs: number;
   readonly aggregates: Readonly<Record<string, AnyAggregate>>;
   readonly emit: EmitMode;
+  /** The definition's example events (empty when it gave none): tools derive test input from them. */
+  readonly samples: readonly unknown[];
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -79,6 +85,13 @@ function duration(job: string, field: string, value: Duration | undefined, fallb
   } catch (error) {
     throw new JobDefinitionError(job, field, (error as Error).message.replace(`${field}: `, ''));
   }
+}
+
+/** Jobs made by defineJob (validated): what the registry accepts as a job module's default export. */
+const definedJobs = new WeakSet<object>();
+
+export function isDefinedJob(value: unknown): value is Job {
+  return typeof value === 'object' && value !== null && definedJobs.has(value);
 }
 
 export function defineJob<E, V extends MappedValues>(definition: JobDefinition<E, V>): Job<E, V> {
@@ -143,8 +156,10 @@ export function defineJob<E, V extends MappedValues>(definition: JobDefinition<E
     maxFutureSkewMs,
     aggregates,
     emit,
+    samples: definition.samples ?? [],
   };
   if (definition.samples) checkSamples(job, definition.samples, fail);
+  definedJobs.add(job);
   return job;
 }
 

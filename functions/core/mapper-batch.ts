@@ -1,10 +1,11 @@
-// The mapper's core: one input batch → partials per state item, plus rejected and late events.
-// decode → validate (schema) → event time → map → assign windows → combine, per DESIGN §1 and §4.
+// The mapper's core: one input batch → partials per state item, plus rejected and late events:
+// decode → validate (schema) → event time → map → assign windows → combine.
 //
-// Exactly-once rests on the origin ranges this produces (DESIGN §4): the batch is cut into
-// *segments* — contiguous runs of the shard — at every `cutAfter` position (the ends of earlier
-// attempts that may have been partly emitted), so that no partial's range ever straddles a range
-// the reducer may already have applied. Each segment yields at most one partial per state item.
+// Exactly-once rests on the origin ranges this produces: the batch is cut into *segments* —
+// contiguous runs of the shard — at every `cutAfter` position (the ends of earlier attempts that
+// may have been partly emitted, protocol/write-ahead.ts), so that no partial's range ever
+// straddles a range the reducer may already have applied. Each segment yields at most one partial
+// per state item.
 import type { AnyAggregate, Json } from './aggregates/types';
 import { decodeInto, DecodedEvent, InputRecord, Rejection } from './input-decoding';
 import { checkEventTimeSkew, parseEventTime } from './event-time';
@@ -13,7 +14,7 @@ import type { Origin, Partial, WindowContribution } from './shuffle-format';
 import type { PendingEnd } from './progress';
 import { iso, LateEventRecord, makeRejected, REJECTED_PAYLOAD_MAX_BYTES, RejectedRecord } from './output-records';
 import { createHash } from 'node:crypto';
-import { lateReasonFor, openWindowsFor } from './watermark';
+import { isWindowClosed, lateReasonFor, openWindowsFor } from './watermark';
 import { mergeSessions, Window } from './windows';
 
 /** Longest accepted result key (DynamoDB keys are ≤ 2 KiB; keys also land in S3 and SQL). */
@@ -260,7 +261,7 @@ export class MapperBatch {
       // Hot path (no window arrays): the one window and whether it has closed.
       const start = t - (((t % spec.sizeMs) + spec.sizeMs) % spec.sizeMs);
       const end = start + spec.sizeMs;
-      if (end + this.job.allowedLatenessMs <= this.watermark) {
+      if (isWindowClosed(end, this.job.allowedLatenessMs, this.watermark)) {
         for (let p = 0; p < pairs.length; p++) this.recordLate((pairs[p] as readonly [string, MappedValues])[0], { start, end }, t, decoded, record);
         return;
       }

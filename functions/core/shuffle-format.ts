@@ -113,23 +113,3 @@ export function decodeBundle(data: Buffer): Bundle {
     })),
   };
 }
-
-/** FNV-1a 32-bit: a stable, fast hash for bucketing keys (not for security). */
-export function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    hash ^= text.charCodeAt(i);
-    hash = Math.imul(hash, 0x01000193);
-  }
-  return hash >>> 0;
-}
-
-/** The shuffle bucket of a result key. Every partial of a key goes to one bucket → one shard → in order. */
-export function bucketOf(key: string, buckets: number): number {
-  return fnv1a(key) % buckets;
-}
-
-/** Partition key of a bucket on the shuffle stream. */
-export function bucketPartitionKey(bucket: number): string {
-  return `bucket-${bucket}`;
-}

@@ -1,7 +1,7 @@
-// Event-time progress (DESIGN §3): per-shard progress, the job watermark, when a window closes
-// and whether an event is late. Pure logic with plain numbers (epoch ms) so the mapper, the
-// closer and the local runtime share one definition and tests need no clocks or AWS.
-import { assignWindows, lastWindowEnd, Window, WindowSpec } from './windows';
+// Event-time progress: per-shard progress, the job watermark, when a window closes and why an
+// event is late. Pure logic with plain numbers (epoch ms): the mapper, the reducer and the closer
+// share one definition of "closed" (isWindowClosed), and tests need no clocks or AWS.
+import { assignWindows, type Window, type WindowSpec } from './windows';
 
 /** What the mappers record per input shard after each batch. */
 export interface ShardProgress {
@@ -80,8 +80,6 @@ export function isWindowClosed(windowEnd: number, allowedLatenessMs: number, wat
   return watermark >= closeTime(windowEnd, allowedLatenessMs);
 }
 
-export type EventClassification = { late: false } | { late: true; missedWindow: Window; reason: string };
-
 function formatTime(ms: number): string {
   // toISOString throws outside ±8.64e15 and on ±∞; keep the raw number readable either way.
   return Number.isFinite(ms) && Math.abs(ms) <= 8.64e15 ? `${new Date(ms).toISOString()} (${ms})` : String(ms);
@@ -96,32 +94,14 @@ function lateReason(window: Window, allowedLatenessMs: number, watermark: number
 }
 
 /**
- * Whether an event is late: even its LAST window is closed (lastWindowEnd in windows.ts; for
- * sessions the proto-session [t, t + gap)). `missedWindow` is that last window.
- *
- * For sessions the decision deliberately uses only the proto-session, not the merged session the
- * reducer might build: the mapper has no access to state, and deciding from the event and the
- * watermark alone makes the outcome independent of batch order and retries. An event whose
- * proto-session is closed is late even if it touches a still-open session.
- *
- * A hopping event whose earliest windows are closed but later ones are open is NOT late here;
- * use openWindowsFor to split its windows.
- */
-export function classifyEvent(spec: WindowSpec, eventTime: number, allowedLatenessMs: number, watermark: number): EventClassification {
-  const end = lastWindowEnd(spec, eventTime);
-  if (!isWindowClosed(end, allowedLatenessMs, watermark)) return { late: false };
-  const windows = assignWindows(spec, eventTime);
-  const missedWindow = windows[windows.length - 1] as Window;
-  return { late: true, missedWindow, reason: lateReason(missedWindow, allowedLatenessMs, watermark) };
-}
-
-/**
  * Split an event's windows into still-open and already-closed ones, both oldest first.
  *
  * Partially-late events in hopping windows are counted in their open windows and reported late
  * for the closed ones: the mapper emits partials only for `open` and sends one late record per
  * `closed` window (use lateReasonFor for its reason). Tumbling and session events have a
- * single window, so they are either fully open or fully late (matching classifyEvent).
+ * single window (for sessions the proto-session [t, t + gap)), so they are either fully open or
+ * fully late: deciding from the event and the watermark alone keeps the outcome independent of
+ * batch order and retries.
  */
 export function openWindowsFor(
   spec: WindowSpec,
@@ -137,7 +117,7 @@ export function openWindowsFor(
   return { open, closed };
 }
 
-/** The late-record reason for a closed window, worded as classifyEvent words it. */
+/** The late-record reason for a closed window. */
 export function lateReasonFor(window: Window, allowedLatenessMs: number, watermark: number): string {
   return lateReason(window, allowedLatenessMs, watermark);
 }

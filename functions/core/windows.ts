@@ -77,12 +77,6 @@ export function assignWindows(spec: WindowSpec, t: number): Window[] {
   }
 }
 
-/** The end of the last window an event at `t` belongs to (the last moment it can still count). */
-export function lastWindowEnd(spec: WindowSpec, t: number): number {
-  const windows = assignWindows(spec, t);
-  return (windows[windows.length - 1] as Window).end;
-}
-
 /** Sessions merge when they overlap or touch, as in Flink's TimeWindow.intersects. */
 export function sessionsIntersect(a: Window, b: Window): boolean {
   return a.start <= b.end && b.start <= a.end;

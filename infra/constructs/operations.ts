@@ -10,21 +10,14 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_FILTER, OUTPUT_KINDS, type JobDelivery, type OutputBucket } from './delivery';
+import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE, serviceName } from '../../functions/contract';
 import { pascal } from '../outputs';
-import { POWERTOOLS, type RiffleJob } from './riffle-job';
+import type { RiffleJob } from './riffle-job';
 
-/** Metrics the functions publish with Powertools (EMF); names are part of docs/CONTRACTS.md. */
-export const RIFFLE_METRICS = {
-  /** Mapper: events rejected to rejected/ (undecodable or invalid). Drives the rejected-rate alarm. */
-  rejectedEvents: 'RejectedEvents',
-  /** Mapper or reducer: events sent to late/. Dashboard only. */
-  lateEvents: 'LateEvents',
-} as const;
-
-/** Riffle metrics graphed per job on the dashboard (any role that publishes them; see functions/commons/powertools.ts). */
+/** Riffle metrics graphed per job on the dashboard (any role that publishes them: functions/contract/metrics.ts). */
 const DASHBOARD_METRICS = [
-  ['events', ['Events', 'RejectedEvents', 'LateEvents']],
-  ['state', ['StateWrites', 'StateConflicts', 'DuplicatePartials', 'WindowsClosed']],
+  ['events', [METRIC.events, METRIC.rejected, METRIC.late]],
+  ['state', [METRIC.stateWrites, METRIC.stateConflicts, METRIC.duplicatePartials, METRIC.windowsClosed]],
 ] as const;
 
 export interface OperatedJob {
@@ -130,10 +123,10 @@ export class RiffleOperations extends Construct {
         });
       }
       const rejected = new cloudwatch.Metric({
-        namespace: POWERTOOLS.metricsNamespace,
-        metricName: RIFFLE_METRICS.rejectedEvents,
+        namespace: METRICS_NAMESPACE,
+        metricName: METRIC.rejected,
         // Exactly the dimensions the mapper's Powertools Metrics publish: service (its role) and job.
-        dimensionsMap: { service: POWERTOOLS.serviceName('mapper'), job: job.name },
+        dimensionsMap: { service: serviceName('mapper'), job: job.name },
         statistic: cloudwatch.Stats.SUM,
         period: fiveMinutes,
       });
@@ -197,7 +190,7 @@ function iteratorAge(fn: lambda.IFunction, label?: string): cloudwatch.Metric {
 /** A Riffle metric of a job from every role that publishes it (a SEARCH: one line per service). */
 function riffleSearch(metricName: string, job: string, period: Duration): cloudwatch.MathExpression {
   return new cloudwatch.MathExpression({
-    expression: `SEARCH('{${POWERTOOLS.metricsNamespace},job,service} MetricName="${metricName}" job="${job}"', 'Sum', ${period.toSeconds()})`,
+    expression: `SEARCH('{${METRICS_NAMESPACE},${[...METRIC_DIMENSIONS].sort().join(',')}} MetricName="${metricName}" job="${job}"', 'Sum', ${period.toSeconds()})`,
     usingMetrics: {},
     label: metricName,
     period,

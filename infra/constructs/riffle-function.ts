@@ -2,6 +2,8 @@
 // style) — Node.js 22 on arm64, source maps, its own log group with retention, an execution role
 // without AWS managed policies, and a local esbuild bundle that includes everything (AWS SDK too),
 // so the very same bundle runs on AWS, on LocalStack and on the embedded local cloud (Node 20).
+// A Riffle handler entry imports its job as 'riffle:job'; `job` says which file that is, so each
+// function bundles its own job only and an edit to one job redeploys only that job's functions.
 import * as path from 'node:path';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -15,8 +17,10 @@ export const PROJECT_ROOT = path.resolve(__dirname, '..', '..');
 
 export interface RiffleFunctionProps
   extends Omit<NodejsFunctionProps, 'runtime' | 'architecture' | 'logGroup' | 'logRetention' | 'role' | 'bundling' | 'depsLockFilePath' | 'projectRoot' | 'entry'> {
-  /** Handler file, relative to the repository root (e.g. 'functions/mapper.ts'). */
+  /** Handler file, relative to the repository root (e.g. 'functions/lambda/mapper.ts'). */
   readonly entry: string;
+  /** The job file the entry's 'riffle:job' import resolves to, relative to the repository root (e.g. 'jobs/clickstream.ts'). */
+  readonly job?: string;
   /** Retention of the function's log group. @default logs.RetentionDays.ONE_MONTH */
   readonly logRetention?: logs.RetentionDays;
   /**
@@ -51,7 +55,7 @@ export class RiffleFunction extends NodejsFunction {
     });
     logGroup.grantWrite(role);
 
-    const { logRetention: _retention, logRemovalPolicy: _removal, ...functionProps } = props;
+    const { logRetention: _retention, logRemovalPolicy: _removal, job, ...functionProps } = props;
     super(scope, id, {
       ...functionProps,
       entry: path.resolve(PROJECT_ROOT, props.entry),
@@ -85,6 +89,8 @@ export class RiffleFunction extends NodejsFunction {
         // bundle under Node 20, where no SDK is provided, and pinning the SDK keeps AWS identical.
         bundleAwsSDK: true,
         externalModules: [],
+        // esbuild resolves an alias from its working directory, the project root.
+        ...(job !== undefined ? { esbuildArgs: { '--alias': `riffle:job=./${job}` } } : {}),
       },
     });
     this.functionLogGroup = logGroup;

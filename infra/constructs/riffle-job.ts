@@ -1,7 +1,8 @@
-// RiffleJob: one job wired end to end (DESIGN §1) — mapper on the input stream, reducer on the
-// job's shuffle stream, closer on a one-minute schedule (and invoked by the reducer), with the
-// environment of docs/CONTRACTS.md and grants limited to the resources each function uses.
-// The streams, table, bucket and delivery streams are passed in: the stack owns what jobs share.
+// RiffleJob: one job wired end to end — mapper on the input stream, reducer on the job's shuffle
+// stream, closer on a one-minute schedule (and invoked by the reducer), each bundling only this
+// job's file, with the environment of functions/contract (validated here, at synth) and grants
+// limited to the resources each function uses. The streams, table, bucket and delivery streams
+// are passed in: the stack owns what jobs share.
 import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
@@ -12,21 +13,13 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../../functions/commons/env';
+import { CLOSED_RETENTION_DAYS, powertoolsEnvironment, roleEnvironment, type FunctionRole } from '../../functions/contract';
+import { jobModule } from '../../jobs';
 import type { JobDescriptor } from '../config';
 import type { JobDelivery } from './delivery';
 import { RiffleFunction } from './riffle-function';
 
-export type FunctionRole = 'mapper' | 'reducer' | 'closer';
-
-/**
- * Powertools settings; the operations alarms depend on them (CONTRACTS.md "Metrics"). The service
- * name is per role, as functions/commons/powertools.ts sets it: it becomes the `service` dimension.
- */
-export const POWERTOOLS = {
-  metricsNamespace: 'Riffle',
-  serviceName: (role: FunctionRole): string => `riffle-${role}`,
-} as const;
+export type { FunctionRole } from '../../functions/contract';
 
 /** Sizing of a function and the event source mapping that feeds it. */
 export interface StreamConsumerOptions {
@@ -63,7 +56,7 @@ export interface RiffleJobProps {
   readonly delivery: JobDelivery;
   /** Where the mapper's and reducer's ESMs send batches that exhausted their retries. */
   readonly onFailure: lambda.IEventSourceDlq;
-  /** RIFFLE_SHUFFLE_BUCKETS. @default 8 */
+  /** RIFFLE_SHUFFLE_BUCKETS (checked against the functions' limit at synth). @default 8 */
   readonly shuffleBuckets?: number;
   /** @default { batchSize: 1000, maxBatchingWindow: 1 s, memorySize: 1024, timeout: 60 s } */
   readonly mapper?: StreamConsumerOptions;
@@ -96,56 +89,52 @@ export class RiffleJob extends Construct {
     const { job, delivery, stateTable } = props;
     const retryAttempts = props.retryAttempts ?? 10;
     const maxRecordAge = props.maxRecordAge ?? Duration.hours(1);
-    const environment = (role: FunctionRole, variables: Record<string, string>): Record<string, string> => ({
-      [ENV.job]: job.name,
-      [ENV.stateTable]: stateTable.tableName,
-      POWERTOOLS_SERVICE_NAME: POWERTOOLS.serviceName(role),
-      POWERTOOLS_METRICS_NAMESPACE: POWERTOOLS.metricsNamespace,
-      POWERTOOLS_LOG_LEVEL: props.logLevel ?? 'INFO',
-      ...variables,
-    });
+    const shuffleBuckets = props.shuffleBuckets ?? 8;
+    const closedRetentionDays = props.closedRetentionDays ?? CLOSED_RETENTION_DAYS.default;
+    const common = { job: job.name, stateTable: stateTable.tableName, shuffleBuckets };
+    const withPowertools = (role: FunctionRole, variables: Record<string, string>): Record<string, string> => ({ ...powertoolsEnvironment(role, props.logLevel ?? 'INFO'), ...variables });
+    const fn = (role: FunctionRole) => ({ logRetention: props.logRetention, entry: `functions/lambda/${role}.ts`, job: jobModule(job.name) });
 
     this.closer = new RiffleFunction(this, 'Closer', {
-      logRetention: props.logRetention,
-      entry: 'functions/closer.ts',
+      ...fn('closer'),
       description: `Riffle ${job.name}: closes windows past the watermark and emits their final results`,
       memorySize: props.closer?.memorySize ?? 512,
       timeout: props.closer?.timeout,
       reservedConcurrentExecutions: props.closer?.reservedConcurrency === null ? undefined : (props.closer?.reservedConcurrency ?? 1),
-      environment: environment('closer', {
-        [ENV.shuffleBuckets]: String(props.shuffleBuckets ?? 8),
-        [ENV.resultsDelivery]: delivery.deliveryStreamName('results'),
-        [ENV.closedRetentionDays]: String(props.closedRetentionDays ?? 7),
-      }),
+      environment: withPowertools('closer', roleEnvironment('closer', { ...common, resultsDelivery: delivery.deliveryStreamName('results'), closedRetentionDays })),
     });
 
     this.mapper = new RiffleFunction(this, 'Mapper', {
-      logRetention: props.logRetention,
-      entry: 'functions/mapper.ts',
+      ...fn('mapper'),
       description: `Riffle ${job.name}: decodes, validates and maps input events into partials on the shuffle stream`,
       memorySize: props.mapper?.memorySize,
       timeout: props.mapper?.timeout,
-      environment: environment('mapper', {
-        [ENV.shuffleStream]: props.shuffleStream.streamName,
-        [ENV.shuffleBuckets]: String(props.shuffleBuckets ?? 8),
-        [ENV.lateDelivery]: delivery.deliveryStreamName('late'),
-        [ENV.rejectedDelivery]: delivery.deliveryStreamName('rejected'),
-      }),
+      environment: withPowertools(
+        'mapper',
+        roleEnvironment('mapper', {
+          ...common,
+          shuffleStream: props.shuffleStream.streamName,
+          lateDelivery: delivery.deliveryStreamName('late'),
+          rejectedDelivery: delivery.deliveryStreamName('rejected'),
+        }),
+      ),
     });
 
     this.reducer = new RiffleFunction(this, 'Reducer', {
-      logRetention: props.logRetention,
-      entry: 'functions/reducer.ts',
+      ...fn('reducer'),
       description: `Riffle ${job.name}: merges partials into window state exactly once`,
       memorySize: props.reducer?.memorySize,
       timeout: props.reducer?.timeout,
-      environment: environment('reducer', {
-        [ENV.shuffleBuckets]: String(props.shuffleBuckets ?? 8),
-        // Set in both emit modes (a handler may read it eagerly); only 'update' grants the put.
-        [ENV.resultsDelivery]: delivery.deliveryStreamName('results'),
-        [ENV.lateDelivery]: delivery.deliveryStreamName('late'),
-        [ENV.closerFunction]: this.closer.functionName,
-      }),
+      environment: withPowertools(
+        'reducer',
+        roleEnvironment('reducer', {
+          ...common,
+          // Set in both emit modes (the handler reads it eagerly); only 'update' grants the put.
+          resultsDelivery: delivery.deliveryStreamName('results'),
+          lateDelivery: delivery.deliveryStreamName('late'),
+          closerFunction: this.closer.functionName,
+        }),
+      ),
     });
 
     // Safety settings shared by both stream consumers (Solutions Constructs' defaults, made finite).
@@ -161,7 +150,7 @@ export class RiffleJob extends Construct {
       ...safety,
       batchSize: props.mapper?.batchSize ?? 1000,
       maxBatchingWindow: props.mapper?.maxBatchingWindow ?? Duration.seconds(1),
-      // Always 1: per-shard order is what the exactly-once fence relies on (DESIGN §4).
+      // Always 1: per-shard order is what the exactly-once fence relies on (docs/DESIGN.md).
       parallelizationFactor: 1,
     });
     this.mapper.addEventSource(this.mapperEventSource);
@@ -184,7 +173,7 @@ export class RiffleJob extends Construct {
     // stale ones instead of piling them up for hours.
     this.closer.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
 
-    // Grants: each function gets what its row in CONTRACTS.md needs.
+    // Grants: each function gets what its row in docs/CONTRACTS.md needs.
     props.shuffleStream.grantWrite(this.mapper);
     for (const fn of [this.mapper, this.reducer, this.closer]) stateTable.grantReadWriteData(fn);
     delivery.grantPut(this.mapper, 'late', 'rejected');

@@ -1,20 +1,14 @@
 // StateTable: the DynamoDB table holding window state and per-shard progress for every job of a
-// stack (keys and GSI per docs/CONTRACTS.md). On-demand capacity (cost follows the number of
-// results, nothing at rest but storage), point-in-time recovery, TTL on `expiresAt`, KMS encryption.
+// stack, with the key schema and index of functions/contract/table.ts (the functions use the same
+// names). On-demand capacity (cost follows the number of results, nothing at rest but storage),
+// point-in-time recovery, TTL, KMS encryption.
 import { RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as kms from 'aws-cdk-lib/aws-kms';
 import { Construct } from 'constructs';
+import { STATE_TABLE } from '../../functions/contract/table';
 
-/** Names from docs/CONTRACTS.md ("State table"); the functions use the same literals. */
-export const STATE_TABLE = {
-  partitionKey: 'pk',
-  sortKey: 'sk',
-  ttlAttribute: 'expiresAt',
-  openWindowsIndex: 'open-windows',
-  openPartitionKey: 'openPk',
-  openSortKey: 'closeAt',
-} as const;
+export { STATE_TABLE } from '../../functions/contract/table';
 
 export interface StateTableProps {
   /**

@@ -1,7 +1,7 @@
 // A user-defined aggregate, written against the same contract as the built-ins: the span of
 // event time covered by a window's events (last event time − first event time), in ms.
 // clickstream-sessions uses it for session duration.
-import type { Aggregate, Json } from '../functions/core/aggregates/types';
+import type { Aggregate, Json } from '../../functions/core/aggregates/types';
 
 interface Span {
   lo: number;

@@ -18,8 +18,8 @@ import type { KinesisStreamBatchResponse, KinesisStreamEvent } from 'aws-lambda'
 import { createCloser, type CloserSummary } from '../../functions/closer';
 import { createClients, type Clients } from '../../functions/commons/clients';
 import type { Job } from '../../functions/core/job';
-import { OPEN_INDEX } from '../../functions/core/state';
-import { createMapperHandler, type MapperConfig } from '../../functions/mapper';
+import { STATE_TABLE } from '../../functions/contract';
+import { createMapperHandler } from '../../functions/mapper';
 import { createReducerHandler } from '../../functions/reducer';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { latestResults, readJsonLines } from '../../scripts/lib/output-reader';
@@ -90,7 +90,7 @@ export class PipelineHarness {
         ],
         GlobalSecondaryIndexes: [
           {
-            IndexName: OPEN_INDEX,
+            IndexName: STATE_TABLE.openWindowsIndex,
             KeySchema: [
               { AttributeName: 'openPk', KeyType: 'HASH' },
               { AttributeName: 'closeAt', KeyType: 'RANGE' },
@@ -132,23 +132,12 @@ export class PipelineHarness {
         }),
       );
     }
-    const config: MapperConfig = {
-      job: this.options.job,
-      stateTable: this.names.table,
-      shuffleStream: this.names.shuffle,
-      shuffleBuckets: this.options.shuffleBuckets ?? 4,
-      lateDelivery: this.names.late,
-      rejectedDelivery: this.names.rejected,
-    };
-    this.mapper = createMapperHandler(config, this.clients) as unknown as Handler;
-    this.reducer = createReducerHandler(
-      { job: this.options.job, stateTable: this.names.table, shuffleBuckets: config.shuffleBuckets, resultsDelivery: this.names.results, lateDelivery: this.names.late, closedRetentionDays: 7 },
-      this.clients,
-    ) as unknown as Handler;
-    this.closer = createCloser(
-      { job: this.options.job, stateTable: this.names.table, shuffleBuckets: config.shuffleBuckets, resultsDelivery: this.names.results, closedRetentionDays: 7 },
-      this.clients,
-    );
+    const job = this.options.job;
+    const common = { job: job.name, stateTable: this.names.table, shuffleBuckets: this.options.shuffleBuckets ?? 4 };
+    const mapperSettings = { ...common, shuffleStream: this.names.shuffle, lateDelivery: this.names.late, rejectedDelivery: this.names.rejected };
+    this.mapper = createMapperHandler(job, mapperSettings, this.clients) as unknown as Handler;
+    this.reducer = createReducerHandler(job, { ...common, resultsDelivery: this.names.results, lateDelivery: this.names.late, closerFunction: undefined }, this.clients) as unknown as Handler;
+    this.closer = createCloser(job, { ...common, resultsDelivery: this.names.results, closedRetentionDays: 7 }, this.clients);
     return this;
   }
 

@@ -2,7 +2,7 @@
 // failed entries of a batch API, chunking by count and size.
 import fc from 'fast-check';
 import { chunkBy, failedEntries, RetriesExhaustedError, sendWithRetry } from '../../functions/commons/retry';
-import { planPutCalls, type ShuffleRecord } from '../../functions/commons/shuffle';
+import { planPutCalls, type ShuffleRecord } from '../../functions/core/protocol/packing';
 
 describe('planPutCalls', () => {
   it('keeps each partition key in order, one record per key per call, within 500 records and 5 MiB', () => {

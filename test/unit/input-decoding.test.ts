@@ -2,21 +2,8 @@
 // KPL sub-record handling, and position ordering against BigInt.
 import fc from 'fast-check';
 import { isUtf8 } from 'node:buffer';
-import {
-  comparePositions,
-  compareSequenceNumbers,
-  decodeInto,
-  decodeJsonObject,
-  decodeRecord,
-  firstInvalidUtf8,
-  formatPosition,
-  maxPosition,
-  parsePosition,
-  type DecodedEvent,
-  type InputRecord,
-  type Position,
-  type Rejection,
-} from '../../functions/core/input-decoding';
+import { decodeInto, decodeJsonObject, decodeRecord, firstInvalidUtf8, type DecodedEvent, type InputRecord, type Rejection } from '../../functions/core/input-decoding';
+import { comparePositions, compareSequenceNumbers, formatPosition, maxPosition, parsePosition, type Position } from '../../functions/core/positions';
 import { encodeAggregate } from '../../functions/core/kpl';
 
 const SEQ = '49590338271490256608559692538361571095921575989136588898';

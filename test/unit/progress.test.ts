@@ -1,6 +1,9 @@
 // The job watermark from the progress partition: in-band per bucket, idle shards, and the
 // recorded floor that keeps decisions from going back when an idle shard wakes up.
-import { advanceBuckets, jobWatermark, parseProgressItems, progressPk, WATERMARK_SK } from '../../functions/core/progress';
+import { PROGRESS_SK, progressPk } from '../../functions/contract';
+import { advanceBuckets, jobWatermark, parseProgressItems } from '../../functions/core/progress';
+
+const WATERMARK_SK = PROGRESS_SK.watermark;
 
 const opts = { outOfOrdernessMs: 1_000, idleTimeoutMs: 60_000 };
 const NOW = 1_767_225_600_000;
@@ -15,7 +18,7 @@ describe('job watermark', () => {
 
   it('is the min over active shards of what every bucket has applied, minus the bound', () => {
     const { mappers, buckets, floor } = parseProgressItems(items);
-    expect(mappers[0]!.pendingEnds).toEqual([{ end: '7', watermark: 3 }]);
+    expect(mappers[0]!.pendingEnds).toEqual([{ end: '7', watermark: 3, maxEventTime: null }]);
     expect(floor).toBe(Number.NEGATIVE_INFINITY);
     expect(jobWatermark(mappers, buckets, 2, NOW, opts)).toBe(39_000);
     // A bucket that has not seen a shard yet holds it at −∞.

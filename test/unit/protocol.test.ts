@@ -1,33 +1,47 @@
-// The exactly-once protocol, end to end in memory (DESIGN §4): random events, split into random
-// mapper batches that fail after emitting a random part of their bundles and are retried with
-// longer or bisected ranges; a shuffle log consumed by reducer batches that crash after writing
-// a random part of their items and are redelivered. Whatever the schedule, the final state must
-// equal one pass over the events.
+// The exactly-once protocol end to end in memory: the production mapper attempt, reducer batch
+// and closer run (functions/core/protocol/) over in-memory services (test/support/memory-ports.ts)
+// that crash an invocation before any single effect — a state write, one shuffle record, one
+// delivered record — under random schedules of mapper retries (longer, bisected, redelivered),
+// reducer redeliveries and closer runs interleaved with both. Checked after every schedule:
+// - in order (event times never decrease on a shard): nothing is late, and the final results
+//   equal an independent one-pass computation;
+// - in disorder: every event is counted exactly once or reported late, never both, never lost;
+// - always: each window's highest-version emission is final and equals its CLOSED state (emit
+//   then flip), and re-emissions of a version are identical.
 import fc from 'fast-check';
 import { count, max, mean, min, sum } from '../../functions/core/aggregates';
-import { mapBatch } from '../../functions/core/mapper-batch';
+import type { InputRecord } from '../../functions/core/input-decoding';
 import { defineJob, type Job } from '../../functions/core/job';
-import { bucketOf, type Bundle, decodeBundle, encodeBundle } from '../../functions/core/shuffle-format';
-import type { PendingEnd } from '../../functions/core/progress';
-import { foldPartials, resultValues, type WindowAccumulation, type WindowItem } from '../../functions/core/state';
-import { groupPartials } from '../../functions/reducer';
+import { mapBatch } from '../../functions/core/mapper-batch';
+import { resultId, type LatePartialRecord, type ResultRecord } from '../../functions/core/output-records';
+import { closeRun } from '../../functions/core/protocol/close-run';
+import { foldPartials, groupPartials } from '../../functions/core/protocol/fold';
+import { MapperAttempt } from '../../functions/core/protocol/map-attempt';
+import { reduceBatch } from '../../functions/core/protocol/reduce-batch';
+import { decodeBundle, type Bundle } from '../../functions/core/shuffle-format';
+import { fromStoredItem, type WindowItem } from '../../functions/core/window-item';
 import { session, tumbling, type WindowSpec } from '../../functions/core/windows';
 import { SensorReading } from '../../events/schemas';
 import { inputRecord } from '../support/factories';
-import type { Json } from '../../functions/core/aggregates/types';
+import { arm, Crash, MemoryOutput, MemoryShuffle, MemoryTable } from '../support/memory-ports';
 
-const BUCKETS = 3;
 const NOW = 1_767_225_600_000;
+const T0 = NOW - 2 * 3_600_000;
+const SPAN = 30 * 60_000;
+const BUCKETS = 3;
+const SEED = fc.readConfigureGlobal().seed;
 
-function testJob(window: WindowSpec): Job {
+function testJob(window: WindowSpec, idleTimeout: '1m' | '1d'): Job {
   return defineJob({
     name: 'protocol-test',
     schema: SensorReading,
     eventTime: (r) => r.ts,
     map: (r) => [[r.sensorId, { temperature: r.temperature }]],
     window,
+    allowedLateness: '1s',
+    idleTimeout,
     aggregates: { n: count(), total: sum('temperature'), lo: min('temperature'), hi: max('temperature'), avg: mean('temperature') },
-  }) as unknown as Job;
+  });
 }
 
 interface Ev {
@@ -36,188 +50,463 @@ interface Ev {
   temperature: number;
 }
 
-/** One pass: every event folded exactly once, through the same windowing and state code. */
-function onePass(job: Job, events: readonly Ev[]): Map<string, Record<string, Json>> {
-  const out = mapBatch(job, 'shard-0', events.map((e, i) => inputRecord(i, e)), { watermark: Number.NEGATIVE_INFINITY, nowMs: 1_767_225_600_000 });
-  const bundles: Bundle[] = [{ job: job.name, origin: out.segments[0]!.origin, bucket: 0, progress: null, partials: out.segments.flatMap((s) => s.partials) }];
-  return finalResults(job, applyAll(job, new Map(), bundles));
+// ---- the world: input shards as the ESM feeds them, shuffle shards as the reducer reads them ----
+
+interface InputShard {
+  id: string;
+  events: Ev[];
+  records: InputRecord[];
+  checkpoint: number;
+  last?: { start: number; length: number };
 }
 
-function applyAll(job: Job, store: Map<string, WindowItem>, bundles: readonly Bundle[], keep: (i: number) => boolean = () => true): Map<string, WindowItem> {
-  groupPartials(job, bundles).forEach((group, i) => {
-    const id = `${group.pk}|${group.sk}`;
-    const outcome = foldPartials(job, store.get(id), group.pk, group.sk, group.partials, Number.NEGATIVE_INFINITY, 0);
-    expect(outcome.late).toHaveLength(0);
-    if (outcome.changed && keep(i)) store.set(id, outcome.item);
-  });
-  return store;
-}
+class World {
+  readonly table = new MemoryTable();
+  readonly shuffle = new MemoryShuffle(2);
+  readonly output = new MemoryOutput();
+  readonly readers = [0, 0];
+  readonly shards: InputShard[];
+  clock = NOW;
 
-function finalResults(job: Job, store: Map<string, WindowItem>): Map<string, Record<string, Json>> {
-  const results = new Map<string, Record<string, Json>>();
-  for (const item of store.values()) {
-    const accs: WindowAccumulation[] = item.window ? [item.window] : (item.sessions ?? []);
-    for (const acc of accs) results.set(`${item.key}|${acc.start}|${acc.end}`, { ...resultValues(job, acc), eventCount: acc.n });
+  constructor(
+    readonly job: Job,
+    eventsByShard: Ev[][],
+  ) {
+    this.shards = eventsByShard.map((events, s) => {
+      const id = `shardId-00000000000${s}`;
+      return { id, events, records: events.map((e, i) => inputRecord(i, e, id)), checkpoint: 0 };
+    });
   }
-  return results;
+
+  private arm(budget: number | undefined, dropMask = 0): void {
+    arm(budget, this.table, this.shuffle, this.output);
+    this.shuffle.dropMask = dropMask;
+  }
+
+  /** One mapper invocation: the batch at the checkpoint (a retry if the last one failed), or a redelivery of the last batch. */
+  async map(s: number, length: number, budget?: number, dropMask = 0, redeliver = false): Promise<void> {
+    const shard = this.shards[s % this.shards.length] as InputShard;
+    const start = redeliver && shard.last ? shard.last.start : shard.checkpoint;
+    const batch = shard.records.slice(start, start + (redeliver && shard.last ? shard.last.length : length));
+    if (batch.length === 0) return;
+    this.arm(budget, dropMask);
+    try {
+      const attempt = await MapperAttempt.begin(this.table, { job: this.job, shuffleBuckets: BUCKETS }, shard.id, (batch[0] as InputRecord).sequenceNumber, this.clock);
+      for (const record of batch) attempt.add(record);
+      await attempt.finish({ state: this.table, shuffle: this.shuffle, output: this.output });
+      if (!redeliver) {
+        shard.last = { start, length: batch.length };
+        shard.checkpoint = start + batch.length;
+      }
+    } catch (error) {
+      if (!(error instanceof Crash)) throw error;
+    }
+  }
+
+  /** One reducer invocation over the next records of a shuffle shard (redelivered after a crash). */
+  async reduce(sh: number, length: number, budget?: number): Promise<void> {
+    const log = this.shuffle.logs[sh % this.shuffle.shards] as Buffer[];
+    const position = this.readers[sh % this.shuffle.shards] as number;
+    const bundles = log.slice(position, position + length).map(decodeBundle);
+    if (bundles.length === 0) return;
+    this.arm(budget);
+    try {
+      await reduceBatch({ state: this.table, output: this.output }, { job: this.job, shuffleBuckets: BUCKETS }, bundles, this.clock);
+      this.readers[sh % this.shuffle.shards] = position + bundles.length;
+    } catch (error) {
+      if (!(error instanceof Crash)) throw error;
+    }
+  }
+
+  async close(budget?: number, drain = false): Promise<void> {
+    this.arm(budget);
+    try {
+      await closeRun({ state: this.table, output: this.output, now: () => this.clock }, { job: this.job, shuffleBuckets: BUCKETS, closedRetentionDays: 7 }, { drain });
+    } catch (error) {
+      if (!(error instanceof Crash)) throw error;
+    }
+  }
+
+  /** No more failures: map and reduce everything, then close every window. */
+  async drain(): Promise<void> {
+    for (let s = 0; s < this.shards.length; s++) while ((this.shards[s] as InputShard).checkpoint < (this.shards[s] as InputShard).records.length) await this.map(s, 50);
+    for (let sh = 0; sh < this.shuffle.shards; sh++) while ((this.readers[sh] as number) < (this.shuffle.logs[sh] as Buffer[]).length) await this.reduce(sh, 50);
+    await this.close(undefined, true);
+  }
+
+  windowItems(): WindowItem[] {
+    return [...this.table.items.values()].filter((i) => String(i.pk).includes('#K#')).map((i) => fromStoredItem(this.job, i));
+  }
+}
+
+type Step =
+  | { kind: 'map'; shard: number; length: number; budget: number | undefined; dropMask: number; redeliver: boolean }
+  | { kind: 'reduce'; shard: number; length: number; budget: number | undefined }
+  | { kind: 'close'; budget: number | undefined }
+  | { kind: 'tick'; ms: number };
+
+const budgetArb = fc.option(fc.nat({ max: 30 }), { nil: undefined, freq: 3 });
+const stepArb: fc.Arbitrary<Step> = fc.oneof(
+  { weight: 4, arbitrary: fc.record({ kind: fc.constant('map' as const), shard: fc.nat({ max: 1 }), length: fc.integer({ min: 1, max: 40 }), budget: budgetArb, dropMask: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.nat({ max: 0xffff }) }), redeliver: fc.nat({ max: 9 }).map((n) => n === 0) }) },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('reduce' as const), shard: fc.nat({ max: 1 }), length: fc.integer({ min: 1, max: 12 }), budget: budgetArb }) },
+  { weight: 2, arbitrary: fc.record({ kind: fc.constant('close' as const), budget: budgetArb }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('tick' as const), ms: fc.nat({ max: 40_000 }) }) },
+);
+
+async function run(world: World, steps: readonly Step[]): Promise<void> {
+  for (const step of steps) {
+    if (step.kind === 'map') await world.map(step.shard, step.length, step.budget, step.dropMask, step.redeliver);
+    else if (step.kind === 'reduce') await world.reduce(step.shard, step.length, step.budget);
+    else if (step.kind === 'close') await world.close(step.budget);
+    else world.clock += step.ms;
+  }
+  await world.drain();
 }
 
 const eventArb = fc.record({
   sensorId: fc.constantFrom('a', 'b', 'c', 'd'),
-  ts: fc.integer({ min: 1_767_225_600_000, max: 1_767_225_600_000 + 30 * 60_000 }),
-  // Integers (in tenths) keep float sums exact so the comparison can be strict.
+  ts: fc.integer({ min: T0, max: T0 + SPAN }),
+  // Quarters keep float sums exact, so results compare strictly.
   temperature: fc.integer({ min: -300, max: 400 }).map((t) => t / 4),
 });
 
-/** A schedule: batch lengths, and per attempt whether it fails and which bundles it got out. */
-const scheduleArb = fc.record({
-  batchLengths: fc.array(fc.integer({ min: 1, max: 40 }), { minLength: 1, maxLength: 60 }),
-  failures: fc.array(fc.record({ fail: fc.boolean(), emitMask: fc.integer({ min: 0, max: 2 ** 12 - 1 }), grow: fc.integer({ min: -20, max: 20 }) }), { minLength: 1, maxLength: 30 }),
-  reducerBatch: fc.integer({ min: 1, max: 12 }),
-  reducerCrashes: fc.array(fc.record({ crash: fc.boolean(), writeMask: fc.integer({ min: 0, max: 2 ** 16 - 1 }) }), { minLength: 1, maxLength: 20 }),
-});
+/** Events over two input shards; `inOrder` sorts each shard by event time. */
+const shardedEventsArb = (inOrder: boolean) =>
+  fc.array(fc.tuple(eventArb, fc.nat({ max: 1 })), { minLength: 20, maxLength: 150 }).map((tagged) =>
+    [0, 1].map((s) => {
+      const events = tagged.filter(([, shard]) => shard === s).map(([e]) => e);
+      return inOrder ? events.sort((a, b) => a.ts - b.ts) : events;
+    }),
+  );
 
-type Schedule = typeof scheduleArb extends fc.Arbitrary<infer T> ? T : never;
+// ---- what the outputs must say ----
 
-function runSchedule(job: Job, events: readonly Ev[], schedule: Schedule) {
-  const records = events.map((e, i) => inputRecord(i, e));
-  const log: Buffer[] = [];
-  let pendingEnds: PendingEnd[] = [];
-  let checkpoint = 0;
-  let attempt = 0;
-  let batchIndex = 0;
-  let maxEventTime = Number.NEGATIVE_INFINITY;
-  while (checkpoint < records.length) {
-    const f = schedule.failures[attempt % schedule.failures.length]!;
-    const base = schedule.batchLengths[batchIndex % schedule.batchLengths.length]!;
-    // Retries start at the checkpoint with a length that may grow (new records) or shrink (bisect).
-    const length = Math.max(1, base + (attempt > 0 ? f.grow : 0));
-    const batch = records.slice(checkpoint, checkpoint + length);
-    const firstSeq = BigInt(batch[0]!.sequenceNumber);
-    const cutAfter = pendingEnds.filter((e) => BigInt(e.end) >= firstSeq);
-    const out = mapBatch(job, 'shard-0', batch, { watermark: Number.NEGATIVE_INFINITY, nowMs: 1_767_225_600_000, cutAfter });
-    const lastSeq = batch[batch.length - 1]!.sequenceNumber;
-    pendingEnds = cutAfter.some((e) => e.end === lastSeq) ? cutAfter : [...cutAfter, { end: lastSeq, watermark: null }]; // write-ahead
-    // Bundles go out as the mapper sends them (functions/commons/shuffle.ts): in waves holding at
-    // most one bundle per bucket, a wave starting only once the previous one is fully in.
-    const waves: Buffer[][] = [];
-    const perBucket = new Map<number, number>();
-    for (const segment of out.segments) {
-      maxEventTime = Math.max(maxEventTime, segment.maxEventTime ?? Number.NEGATIVE_INFINITY);
-      for (let b = 0; b < BUCKETS; b++) {
-        const partials = segment.partials.filter((p) => bucketOf(p.key, BUCKETS) === b);
-        const wave = perBucket.get(b) ?? 0;
-        perBucket.set(b, wave + 1);
-        (waves[wave] ??= []).push(encodeBundle({ job: job.name, origin: segment.origin, bucket: b, progress: maxEventTime, partials }));
-      }
-    }
-    const failing = f.fail && attempt < 25;
-    // A failing attempt gets its first waves out, then any subset of the wave that failed.
-    const failedWave = failing ? f.emitMask % (waves.length + 1) : waves.length;
-    waves.forEach((wave, w) => {
-      wave.forEach((bundle, i) => {
-        if (w < failedWave || (w === failedWave && (f.emitMask >> (4 + (i % 8))) & 1)) log.push(bundle);
-      });
-    });
-    attempt++;
-    if (!failing) {
-      checkpoint += batch.length;
-      batchIndex++;
-      attempt = 0;
-    }
+/** The final result of each window: its highest-version emission (downstream's rule). */
+function finalResults(results: readonly ResultRecord[]): Map<string, ResultRecord> {
+  const best = new Map<string, ResultRecord>();
+  for (const r of results) {
+    const seen = best.get(r.resultId);
+    if (seen && seen.version === r.version) expect({ ...r, emittedAt: '' }).toEqual({ ...seen, emittedAt: '' }); // re-emission: identical
+    if (!seen || r.version > seen.version) best.set(r.resultId, r);
   }
-  // Keep per-bucket order: a failed attempt's emitted subset must precede the retry's bundles,
-  // which holds because the log is append-only above. Now the reducer consumes the log.
-  const store = new Map<string, WindowItem>();
-  let position = 0;
-  let crashIndex = 0;
-  while (position < log.length) {
-    const slice = log.slice(position, position + schedule.reducerBatch).map(decodeBundle);
-    const crash = schedule.reducerCrashes[crashIndex++ % schedule.reducerCrashes.length]!;
-    if (crash.crash && crashIndex < 40) {
-      // Crash after writing some items: those writes stick; the batch is redelivered.
-      applyAll(job, store, slice, (i) => ((crash.writeMask >> (i % 16)) & 1) === 1);
-      continue;
-    }
-    applyAll(job, store, slice);
-    position += schedule.reducerBatch;
-  }
-  return finalResults(job, store);
+  return best;
 }
 
-describe('exactly-once protocol (in memory)', () => {
+/** Independent one-pass results (no Riffle code): window → { n, total, lo, hi, avg }. */
+function onePass(job: Job, events: readonly Ev[]): Map<string, Record<string, number>> {
+  const groups = new Map<string, { key: string; start: number; end: number; values: number[] }>();
+  const byKey = new Map<string, Ev[]>();
+  for (const e of events) byKey.set(e.sensorId, [...(byKey.get(e.sensorId) ?? []), e]);
+  for (const [key, list] of byKey) {
+    const sorted = [...list].sort((a, b) => a.ts - b.ts);
+    let current: { key: string; start: number; end: number; values: number[] } | undefined;
+    for (const e of sorted) {
+      if (job.window.type === 'tumbling') {
+        const start = Math.floor(e.ts / job.window.sizeMs) * job.window.sizeMs;
+        const id = `${key}|${start}`;
+        const g = groups.get(id) ?? { key, start, end: start + job.window.sizeMs, values: [] };
+        g.values.push(e.temperature);
+        groups.set(id, g);
+      } else if (job.window.type === 'session') {
+        // Sessions merge when proto-sessions [t, t + gap) overlap or touch.
+        if (current && e.ts <= current.end) {
+          current.end = Math.max(current.end, e.ts + job.window.gapMs);
+          current.values.push(e.temperature);
+        } else {
+          current = { key, start: e.ts, end: e.ts + job.window.gapMs, values: [e.temperature] };
+          groups.set(`${key}|${e.ts}`, current);
+        }
+      }
+    }
+  }
+  const out = new Map<string, Record<string, number>>();
+  for (const g of groups.values()) {
+    const total = g.values.reduce((a, b) => a + b, 0);
+    out.set(resultId(job.name, g.key, g.start, g.end), { n: g.values.length, total, lo: Math.min(...g.values), hi: Math.max(...g.values), avg: total / g.values.length, eventCount: g.values.length });
+  }
+  return out;
+}
+
+function checkClosedState(world: World, finals: Map<string, ResultRecord>): void {
+  for (const item of world.windowItems()) {
+    if (item.window) {
+      // Emit, then flip: the CLOSED item holds the version and count of the window's final result.
+      expect(item.status).toBe('CLOSED');
+      const final = finals.get(resultId(world.job.name, item.key, item.window.start, item.window.end));
+      expect(final).toMatchObject({ final: true, version: item.version, eventCount: item.window.n });
+    } else {
+      expect([...(item.sessions ?? []), ...(item.closing ?? [])]).toEqual([]);
+    }
+  }
+  for (const r of finals.values()) expect(r.final).toBe(true);
+}
+
+/** Every event is counted once or reported late (by its own record, or inside a late partial's range), never both. */
+function checkAccounting(world: World, finals: Map<string, ResultRecord>): void {
+  const late = world.output.records.late;
+  const covered = new Set<string>();
+  for (const shard of world.shards) {
+    shard.records.forEach((record, i) => {
+      const e = shard.events[i] as Ev;
+      const id = `${shard.id}:${record.sequenceNumber}`;
+      const seq = BigInt(record.sequenceNumber);
+      for (const l of late) {
+        if (l.shardId !== shard.id || l.key !== e.sensorId) continue;
+        if (l.kind === 'event' ? l.sequenceNumber === record.sequenceNumber : inRange(l, seq, e.ts)) covered.add(id);
+      }
+    });
+  }
+  for (const key of new Set(world.shards.flatMap((s) => s.events.map((e) => e.sensorId)))) {
+    const total = world.shards.reduce((n, s) => n + s.events.filter((e) => e.sensorId === key).length, 0);
+    const counted = [...finals.values()].filter((r) => r.key === key).reduce((n, r) => n + r.eventCount, 0);
+    const lateOfKey = [...covered].filter((id) => {
+      const [shardId, sequenceNumber] = id.split(':');
+      const shard = world.shards.find((s) => s.id === shardId) as InputShard;
+      return shard.events[shard.records.findIndex((r) => r.sequenceNumber === sequenceNumber)]?.sensorId === key;
+    }).length;
+    expect({ key, counted: counted + lateOfKey }).toEqual({ key, counted: total });
+  }
+}
+
+function inRange(l: LatePartialRecord, seq: bigint, t: number): boolean {
+  return BigInt(l.firstSequenceNumber) <= seq && seq <= BigInt(l.lastSequenceNumber) && Date.parse(l.windowStart) <= t && t < Date.parse(l.windowEnd);
+}
+
+describe(`exactly-once protocol in memory (fast-check seed ${SEED})`, () => {
   for (const [name, window] of [
-    ['tumbling', tumbling('5m')],
-    ['session', session('2m')],
+    ['tumbling', tumbling('1m')],
+    ['session', session('30s')],
   ] as const) {
-    it(`${name}: any mapper/reducer failure schedule gives the one-pass result`, () => {
-      const job = testJob(window);
-      fc.assert(
-        fc.property(fc.array(eventArb, { minLength: 1, maxLength: 150 }), scheduleArb, (events, schedule) => {
-          expect(runSchedule(job, events, schedule)).toEqual(onePass(job, events));
+    it(`${name}, events in order: any failure schedule gives the one-pass results and nothing late`, async () => {
+      const job = testJob(window, '1d');
+      await fc.assert(
+        fc.asyncProperty(shardedEventsArb(true), fc.array(stepArb, { minLength: 10, maxLength: 80 }), async (events, steps) => {
+          const world = new World(job, events);
+          // Every input shard has reported once: a shard the watermark does not know yet cannot hold it back.
+          for (let s = 0; s < events.length; s++) await world.map(s, 1);
+          await run(world, steps);
+          const finals = finalResults(world.output.records.results);
+          expect(world.output.records.late).toEqual([]);
+          expect(world.output.records.rejected).toEqual([]);
+          const expected = onePass(job, events.flat());
+          expect(new Map([...finals].map(([id, r]) => [id, { n: r.n, total: r.total, lo: r.lo, hi: r.hi, avg: r.avg, eventCount: r.eventCount }]))).toEqual(expected);
+          checkClosedState(world, finals);
         }),
-        { numRuns: 1000 },
+        { numRuns: 150 },
+      );
+    });
+
+    it(`${name}, events in disorder, idle shards: every event counted once or reported late`, async () => {
+      const job = testJob(window, '1m');
+      await fc.assert(
+        fc.asyncProperty(shardedEventsArb(false), fc.array(stepArb, { minLength: 10, maxLength: 80 }), async (events, steps) => {
+          const world = new World(job, events);
+          await run(world, steps);
+          const finals = finalResults(world.output.records.results);
+          checkClosedState(world, finals);
+          checkAccounting(world, finals);
+        }),
+        { numRuns: 150 },
       );
     });
   }
+});
 
-  it('detects double counting when the write-ahead cut is skipped (the property can fail)', () => {
-    const job = testJob(tumbling('5m'));
-    const events = Array.from({ length: 20 }, (_, i) => ({ sensorId: 'a', ts: 1_767_225_600_000 + i * 1000, temperature: 1 }));
-    const records = events.map((e, i) => inputRecord(i, e));
-    // Attempt 1 covers 10 records and gets its bundle out, then fails; attempt 2 covers 20 records
-    // *without* cutting at attempt 1's end: its partial straddles the applied range.
+// ---- the cases the properties rest on, one by one ----
+
+const ordered = (n: number, temperature = 1): Ev[] => Array.from({ length: n }, (_, i) => ({ sensorId: 'a', ts: T0 + i * 1000, temperature }));
+
+describe('write-ahead ends', () => {
+  it('without the cut a retry straddles what was applied and miscounts; with it the count is exact', () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const records = ordered(20).map((e, i) => inputRecord(i, e));
+    const fold = (outputs: ReturnType<typeof mapBatch>[]) => {
+      const bundles: Bundle[] = outputs.flatMap((o) => o.segments).map((s) => ({ job: job.name, origin: s.origin, bucket: 0, progress: null, partials: s.partials }));
+      let item: WindowItem | undefined;
+      for (const group of groupPartials(job, bundles)) item = foldPartials(job, item, group, Number.NEGATIVE_INFINITY, NOW).item;
+      return item?.window?.n;
+    };
+    // Attempt 1 covers 10 records and gets its bundle out, then fails; attempt 2 covers 20.
     const a1 = mapBatch(job, 's', records.slice(0, 10), { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
-    const a2 = mapBatch(job, 's', records, { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
-    const toBundle = (s: (typeof a1.segments)[number]): Bundle => ({ job: job.name, origin: s.origin, bucket: 0, progress: null, partials: s.partials });
-    const store = applyAll(job, new Map(), [...a1.segments, ...a2.segments].map(toBundle));
-    const counted = [...finalResults(job, store).values()].reduce((n, r) => n + Number(r.eventCount), 0);
-    expect(counted).not.toBe(20); // skipped: the straddling partial is dropped whole — wrong either way
-    // With the cut, the retry is split at record 9 and the result is exact.
-    const a2cut = mapBatch(job, 's', records, { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW, cutAfter: [{ end: records[9]!.sequenceNumber, watermark: null }] });
-    expect(a2cut.segments).toHaveLength(2);
-    const exact = applyAll(job, new Map(), [...a1.segments, ...a2cut.segments].map(toBundle));
-    expect([...finalResults(job, exact).values()].reduce((n, r) => n + Number(r.eventCount), 0)).toBe(20);
+    const uncut = mapBatch(job, 's', records, { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
+    expect(fold([a1, uncut])).not.toBe(20); // the straddling partial is dropped whole: wrong either way
+    const cut = mapBatch(job, 's', records, { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW, cutAfter: [{ end: records[9]!.sequenceNumber, watermark: null }] });
+    expect(cut.segments).toHaveLength(2);
+    expect(fold([a1, cut])).toBe(20);
   });
-});
 
-describe('fold edge cases', () => {
-  it('a redelivered partial for a CLOSED window is a duplicate, not an error', () => {
-    const job = testJob(tumbling('5m'));
-    const out = mapBatch(job, 'shard-0', [inputRecord(0, { sensorId: 'a', ts: NOW, temperature: 1 })], { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
-    const bundle: Bundle = { job: job.name, origin: out.segments[0]!.origin, bucket: 0, progress: null, partials: out.segments[0]!.partials };
-    const [group] = groupPartials(job, [bundle]);
-    const applied = foldPartials(job, undefined, group!.pk, group!.sk, group!.partials, Number.NEGATIVE_INFINITY, NOW);
-    // Closed items are stored without accumulators (state.ts toStoredItem).
-    const closed: WindowItem = { ...applied.item, status: 'CLOSED', window: { ...applied.item.window!, accs: [] } };
-    const again = foldPartials(job, closed, group!.pk, group!.sk, group!.partials, Number.NEGATIVE_INFINITY, NOW);
-    expect(again).toMatchObject({ changed: false, duplicates: 1, late: [] });
-  });
-});
-
-describe('retries classify late events as the attempt they repeat', () => {
-  it('a retry with a fresher watermark makes the same decisions up to the recorded end, and uses the new one past it', () => {
-    const job = testJob(tumbling('5m'));
-    // Ten events in the first window of the day, then ten an hour later.
-    const events = [
-      ...Array.from({ length: 10 }, (_, i) => ({ sensorId: 'a', ts: NOW - 3_600_000 + i * 1000, temperature: 1 })),
-      ...Array.from({ length: 10 }, (_, i) => ({ sensorId: 'a', ts: NOW - 3_600_000 + i * 1000, temperature: 2 })),
-    ];
+  it('a retry classifies late events as the attempt it repeats: up to the recorded end with its watermark, past it with the new one', () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const events = [...ordered(10, 1), ...ordered(10, 2)];
     const records = events.map((e, i) => inputRecord(i, e));
     const first = mapBatch(job, 's', records.slice(0, 10), { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
     expect(first.late).toHaveLength(0);
     // Meanwhile the first attempt's partials were applied and the watermark moved past the window.
-    const fresh = NOW;
     const end = { end: records[9]!.sequenceNumber, watermark: null };
-    const retry = mapBatch(job, 's', records, { watermark: fresh, nowMs: NOW, cutAfter: [end] });
-    expect(retry.segments).toHaveLength(2);
-    // Records 0–9: classified with the recorded watermark (−∞): counted again (the fence drops the
-    // duplicate partial), not reported late. Records 10–19: new, classified with the fresh one: late.
-    expect(retry.segments[0]!.partials).toHaveLength(1);
-    expect(retry.segments[1]!.partials).toHaveLength(0);
+    const retry = mapBatch(job, 's', records, { watermark: NOW, nowMs: NOW, cutAfter: [end] });
+    expect(retry.segments.map((s) => s.partials.length)).toEqual([1, 0]);
     expect(retry.late.map((l) => l.sequenceNumber)).toEqual(records.slice(10).map((r) => r.sequenceNumber));
-    // Without the recorded watermark the retry would report the already-counted events late.
-    const naive = mapBatch(job, 's', records, { watermark: fresh, nowMs: NOW, cutAfter: [{ ...end, watermark: fresh }] });
-    expect(naive.late).toHaveLength(20);
+    // Classified with the fresh watermark instead, the retry would report the already-counted events late.
+    expect(mapBatch(job, 's', records, { watermark: NOW, nowMs: NOW, cutAfter: [{ ...end, watermark: NOW }] }).late).toHaveLength(20);
+  });
+
+  it("a bisected retry's bundles claim no progress past its own records", async () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const world = new World(job, [ordered(20), []]);
+    // Attempt 1 over 20 records writes its end ahead (max event time: record 19's) and crashes
+    // before any bundle is out; the retry is bisected to the first 10 records.
+    await world.map(0, 20, 1);
+    expect(world.shuffle.logs.flat()).toHaveLength(0);
+    await world.map(0, 10);
+    const progress = world.shuffle.logs.flat().map((b) => decodeBundle(b).progress);
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Math.max(...(progress as number[]))).toBe(T0 + 9_000);
+  });
+
+  it('a redelivery of an already checkpointed batch is cut at its old ends and skipped by the fence', async () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const world = new World(job, [ordered(30), []]);
+    await world.map(0, 10);
+    await world.map(0, 20);
+    await world.map(0, 0, undefined, 0, true); // the last batch again
+    await world.drain();
+    const finals = finalResults(world.output.records.results);
+    expect([...finals.values()].reduce((n, r) => n + r.eventCount, 0)).toBe(30);
+  });
+});
+
+describe('monotone decisions', () => {
+  it('a partial the reducer reported late stays late when a woken shard pulls the watermark back', async () => {
+    const job = testJob(tumbling('1m'), '1m');
+    // Shard 1 reports once, then goes idle; shard 0 sends a (T0 + 70 s), then c (T0 + 5 s, out of order).
+    const world = new World(job, [
+      [
+        { sensorId: 'a', ts: T0 + 70_000, temperature: 1 },
+        { sensorId: 'c', ts: T0 + 5_000, temperature: 1 },
+      ],
+      [
+        { sensorId: 'b', ts: T0, temperature: 1 },
+        { sensorId: 'b', ts: T0 + 1_000, temperature: 1 },
+      ],
+    ]);
+    await world.map(1, 1);
+    for (const sh of [0, 1]) await world.reduce(sh, 100);
+    world.clock += 120_000;
+    await world.map(0, 1);
+    const aBundles = world.shuffle.logs.map((log) => log.length);
+    await world.map(0, 1); // c: on time for the mapper, nothing of shard 0 is applied yet
+    for (const sh of [0, 1]) await world.reduce(sh, aBundles[sh]! - world.readers[sh]!);
+    // The watermark is now a's time: c's window has closed. The reducer reports c late and dies.
+    world.output.afterDeliver = async (kind) => {
+      if (kind === 'late') throw new Crash();
+    };
+    for (const sh of [0, 1]) await world.reduce(sh, 100);
+    world.output.afterDeliver = undefined;
+    expect(world.output.records.late.map((l) => [l.kind, l.key])).toEqual([['partial', 'c']]);
+    // Shard 1 wakes up (its progress is T0): the computed watermark goes back below c's window.
+    await world.map(1, 1);
+    await world.drain();
+    const finals = finalResults(world.output.records.results);
+    expect([...finals.values()].filter((r) => r.key === 'c')).toEqual([]);
+    checkAccounting(world, finals);
+  });
+});
+
+describe('closing', () => {
+  it('a crash between emit and flip re-emits the same version, then flips', async () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const world = new World(job, [ordered(3), []]);
+    await world.map(0, 3);
+    for (const sh of [0, 1]) await world.reduce(sh, 10);
+    // Draining raises no floor: effect 1 is the emission; the closer dies before its flip.
+    await world.close(1, true);
+    expect(world.output.records.results).toHaveLength(1);
+    await world.close(undefined, true);
+    const emitted = world.output.records.results;
+    expect(emitted).toHaveLength(2);
+    expect(emitted[1]).toEqual({ ...emitted[0], emittedAt: emitted[1]!.emittedAt });
+    expect(world.windowItems().map((i) => [i.status, i.version])).toEqual([['CLOSED', emitted[0]!.version]]);
+  });
+
+  it('a reducer write between emit and flip fails the flip: the closer emits again with the higher version', async () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const world = new World(job, [ordered(5), []]);
+    await world.map(0, 3);
+    for (const sh of [0, 1]) await world.reduce(sh, 10);
+    await world.map(0, 2);
+    let interleaved = false;
+    world.output.afterDeliver = async (kind) => {
+      if (kind !== 'results' || interleaved) return;
+      interleaved = true;
+      for (const sh of [0, 1]) await world.reduce(sh, 10); // the last two events land after the emission
+    };
+    await world.close(undefined, true);
+    const emitted = world.output.records.results.map((r) => [r.version, r.eventCount]);
+    expect(emitted).toEqual([
+      [1, 3],
+      [2, 5],
+    ]);
+    expect(world.windowItems().map((i) => [i.status, i.version, i.window?.n])).toEqual([['CLOSED', 2, 5]]);
+  });
+
+  it('a session frozen and emitted but not forgotten is emitted again, same version, and never grows', async () => {
+    const job = testJob(session('2m'), '1d');
+    const world = new World(job, [ordered(3), []]);
+    await world.map(0, 3);
+    for (const sh of [0, 1]) await world.reduce(sh, 10);
+    // Effects: the floor is not raised on drain; 1 = freeze, 2 = the emission; die before forgetting.
+    await world.close(2, true);
+    const [item] = world.windowItems();
+    expect(item?.closing).toHaveLength(1);
+    expect(world.output.records.results).toHaveLength(1);
+    await world.close(undefined, true);
+    const results = world.output.records.results;
+    expect(results.map((r) => [r.version, r.eventCount])).toEqual([
+      [results[0]!.version, 3],
+      [results[0]!.version, 3],
+    ]);
+    expect(world.windowItems()[0]).toMatchObject({ sessions: [], closing: [] });
+  });
+
+  it('a frozen session takes no more partials: what would have grown it after its emission is late', async () => {
+    const job = testJob(session('2m'), '1d');
+    // a's session [T0, T0 + 130 s) is due once b (at T0 + 200 s) is in; a's last event (T0 + 125 s)
+    // is on time at the mapper but reaches the reducer only after the session was emitted.
+    const events = [
+      { sensorId: 'a', ts: T0, temperature: 1 },
+      { sensorId: 'a', ts: T0 + 10_000, temperature: 1 },
+      { sensorId: 'b', ts: T0 + 200_000, temperature: 1 },
+      { sensorId: 'a', ts: T0 + 125_000, temperature: 1 },
+    ];
+    const world = new World(job, [events, []]);
+    await world.map(0, 3);
+    const firstBatch = world.shuffle.logs.map((log) => log.length);
+    await world.map(0, 1);
+    for (const sh of [0, 1]) await world.reduce(sh, firstBatch[sh]!);
+    // The closer dies right after emitting a's session.
+    world.output.afterDeliver = async (kind) => {
+      world.output.afterDeliver = undefined;
+      if (kind === 'results') throw new Crash();
+    };
+    await world.close();
+    expect(world.output.records.results.map((r) => [r.key, r.eventCount])).toEqual([['a', 2]]);
+    await world.drain();
+    const finals = finalResults(world.output.records.results);
+    expect([...finals.values()].map((r) => [r.key, r.eventCount]).sort()).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
+    expect(world.output.records.late.map((l) => [l.key, l.kind])).toEqual([['a', 'partial']]);
+    checkAccounting(world, finals);
+  });
+
+  it('a redelivered partial for a CLOSED window is a duplicate, not late', () => {
+    const job = testJob(tumbling('5m'), '1d');
+    const out = mapBatch(job, 'shard-0', [inputRecord(0, ordered(1)[0])], { watermark: Number.NEGATIVE_INFINITY, nowMs: NOW });
+    const [group] = groupPartials(job, [{ job: job.name, origin: out.segments[0]!.origin, bucket: 0, progress: null, partials: out.segments[0]!.partials }]);
+    const applied = foldPartials(job, undefined, group!, Number.NEGATIVE_INFINITY, NOW);
+    // Closed items are stored without accumulators (window-item.ts toStoredItem).
+    const closed: WindowItem = { ...applied.item, status: 'CLOSED', window: { ...applied.item.window!, accs: [] } };
+    expect(foldPartials(job, closed, group!, Number.NEGATIVE_INFINITY, NOW)).toMatchObject({ changed: false, duplicates: 1, late: [] });
   });
 });

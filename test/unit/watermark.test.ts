@@ -1,12 +1,12 @@
-// Unit tests for the watermark and lateness rules (functions/core/watermark.ts, DESIGN §3).
+// Unit tests for the watermark and lateness rules (functions/core/watermark.ts).
 // Times are plain numbers: processing time ("now") and event time are passed in, no timers.
 import fc from 'fast-check';
 import {
   advanceShardProgress,
-  classifyEvent,
   closeTime,
   computeWatermark,
   isWindowClosed,
+  lateReasonFor,
   openWindowsFor,
   ShardProgress,
   WatermarkOptions,
@@ -99,47 +99,43 @@ describe('window close predicate', () => {
   });
 });
 
-describe('classifyEvent', () => {
-  it('tumbling: late exactly when its window has closed', () => {
+describe('event lateness (openWindowsFor: the rule the mapper applies)', () => {
+  const isLate = (spec: Parameters<typeof openWindowsFor>[0], t: number, lateness: number, watermark: number) => openWindowsFor(spec, t, lateness, watermark).open.length === 0;
+
+  it('tumbling: late exactly when its window has closed, and the reason says why', () => {
     const spec = tumbling('1m');
     // Event at 30s is in [0, 60s); with 10s lateness that closes at watermark 70s.
-    expect(classifyEvent(spec, 30_000, 10_000, 69_999)).toEqual({ late: false });
-    const late = classifyEvent(spec, 30_000, 10_000, 70_000);
-    expect(late).toMatchObject({ late: true, missedWindow: { start: 0, end: 60_000 } });
-    if (late.late) {
-      expect(late.reason).toContain('1970-01-01T00:01:00.000Z');
-      expect(late.reason).toMatch(/allowed lateness 10000ms/);
-      expect(late.reason).toMatch(/watermark is 1970-01-01T00:01:10.000Z/);
-    }
+    expect(isLate(spec, 30_000, 10_000, 69_999)).toBe(false);
+    const { closed } = openWindowsFor(spec, 30_000, 10_000, 70_000);
+    expect(closed).toEqual([{ start: 0, end: 60_000 }]);
+    const reason = lateReasonFor(closed[0]!, 10_000, 70_000);
+    expect(reason).toContain('1970-01-01T00:01:00.000Z');
+    expect(reason).toMatch(/allowed lateness 10000ms/);
+    expect(reason).toMatch(/watermark is 1970-01-01T00:01:10.000Z/);
   });
 
   it('an event whose time equals the watermark is on time (watermark asserts only t < watermark)', () => {
     const spec = tumbling('1m');
-    expect(classifyEvent(spec, 60_000, 0, 60_000)).toEqual({ late: false });
-    expect(classifyEvent(spec, 59_999, 0, 60_000).late).toBe(true);
+    expect(isLate(spec, 60_000, 0, 60_000)).toBe(false);
+    expect(isLate(spec, 59_999, 0, 60_000)).toBe(true);
   });
 
   it('hopping: not late while its last window is open, late once that closes', () => {
     const spec = hopping('3m', '1m');
     // Event at 150s: windows [0,180s), [60s,240s), [120s,300s); the last closes at 300s.
-    expect(classifyEvent(spec, 150_000, 0, 299_999)).toEqual({ late: false });
-    expect(classifyEvent(spec, 150_000, 0, 300_000)).toMatchObject({
-      late: true,
-      missedWindow: { start: 120_000, end: 300_000 },
-    });
+    expect(isLate(spec, 150_000, 0, 299_999)).toBe(false);
+    expect(openWindowsFor(spec, 150_000, 0, 300_000).closed.at(-1)).toEqual({ start: 120_000, end: 300_000 });
+    expect(isLate(spec, 150_000, 0, 300_000)).toBe(true);
   });
 
   it('session: late when its proto-session [t, t + gap) has closed', () => {
     const spec = session('30s');
-    expect(classifyEvent(spec, 100_000, 5_000, 134_999)).toEqual({ late: false });
-    expect(classifyEvent(spec, 100_000, 5_000, 135_000)).toMatchObject({
-      late: true,
-      missedWindow: { start: 100_000, end: 130_000 },
-    });
+    expect(isLate(spec, 100_000, 5_000, 134_999)).toBe(false);
+    expect(openWindowsFor(spec, 100_000, 5_000, 135_000)).toEqual({ open: [], closed: [{ start: 100_000, end: 130_000 }] });
   });
 
   it('nothing is late before any watermark exists', () => {
-    expect(classifyEvent(tumbling('1m'), 0, 0, Number.NEGATIVE_INFINITY)).toEqual({ late: false });
+    expect(isLate(tumbling('1m'), 0, 0, Number.NEGATIVE_INFINITY)).toBe(false);
   });
 });
 
@@ -153,8 +149,6 @@ describe('openWindowsFor', () => {
       { start: 60_000, end: 240_000 },
     ]);
     expect(open).toEqual([{ start: 120_000, end: 300_000 }]);
-    // Partially late is not late: the event still counts in its open window.
-    expect(classifyEvent(spec, 150_000, 0, 240_000)).toEqual({ late: false });
     // Allowed lateness keeps the middle window open too.
     expect(openWindowsFor(spec, 150_000, 1, 240_000).open).toHaveLength(2);
   });
@@ -164,7 +158,7 @@ describe('openWindowsFor', () => {
     expect(openWindowsFor(session('10s'), 30_000, 0, 40_000)).toEqual({ open: [], closed: [{ start: 30_000, end: 40_000 }] });
   });
 
-  it('partitions assignWindows, closed ones first in time, and agrees with classifyEvent (property)', () => {
+  it('partitions assignWindows, closed ones first in time, by isWindowClosed (property)', () => {
     const specArb = fc.oneof(
       fc.integer({ min: 1, max: 100_000 }).map((sizeMs) => tumbling(`${sizeMs}ms`)),
       fc
@@ -184,9 +178,7 @@ describe('openWindowsFor', () => {
           expect([...closed, ...open]).toEqual(assignWindows(spec, t));
           for (const w of closed) expect(watermark >= w.end + lateness).toBe(true);
           for (const w of open) expect(watermark < w.end + lateness).toBe(true);
-          const c = classifyEvent(spec, t, lateness, watermark);
-          expect(c.late).toBe(open.length === 0);
-          if (c.late) expect(c.missedWindow).toEqual(closed[closed.length - 1]);
+          for (const w of closed) expect(isWindowClosed(w.end, lateness, watermark)).toBe(true);
         },
       ),
       { numRuns: 1000 },

@@ -6,7 +6,6 @@ import {
   assignWindows,
   describeWindow,
   hopping,
-  lastWindowEnd,
   mergeSessions,
   session,
   SessionEntry,
@@ -173,18 +172,9 @@ describe('hopping', () => {
         const last = windows[windows.length - 1] as Window;
         expect(first.end - slideMs <= t).toBe(true);
         expect(last.start + slideMs > t).toBe(true);
-        expect(lastWindowEnd(spec, t)).toBe(last.end);
       }),
       RUNS,
     );
-  });
-});
-
-describe('lastWindowEnd', () => {
-  it('is the end of the latest window holding the event', () => {
-    expect(lastWindowEnd(tumbling('1m'), 61_000)).toBe(120_000);
-    expect(lastWindowEnd(hopping('10m', '5m'), 61_000)).toBe(600_000);
-    expect(lastWindowEnd(session('30s'), 61_000)).toBe(91_000);
   });
 });
 

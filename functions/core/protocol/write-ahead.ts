@@ -1,0 +1,73 @@
+// Write-ahead ends: the mapper's half of the exactly-once protocol.
+//
+// The fence alone is not enough: if an attempt over records 1–100 gets some of its bundles out and
+// fails, Lambda may retry with records 1–150 (or bisect to 1–50). A partial for 1–150 would then
+// straddle a mark of 100 that some item already holds, and be double counted (or, skipped, lost).
+// So before emitting anything, the mapper records the attempt's last sequence number in its
+// shard's progress item; a later attempt cuts its batch into segments at every recorded end it
+// spans (mapper-batch.ts), and no partial ever straddles a mark.
+//
+// Each end also keeps the watermark its last segment was classified with — a retry classifies
+// late/on-time exactly as the attempt it repeats, whose partials the reducer may already have
+// applied — and the max event time of the records up to it, so a retry's bundles never claim more
+// progress than the records they follow (the in-band watermark, progress.ts).
+import { compareSequenceNumbers } from '../positions';
+import type { MapperProgress, PendingEnd } from '../progress';
+import { advanceShardProgress } from '../watermark';
+
+/** Recorded ends already passed by the checkpoint that are kept anyway, for redeliveries of old batches. */
+export const KEEP_OLD_ENDS = 8;
+
+export interface AttemptPlan {
+  /** Recorded ends at or after the batch's first record: the batch is cut at each. */
+  readonly cutAfter: readonly PendingEnd[];
+  /** Ends before the batch (attempts that completed), the last KEEP_OLD_ENDS of them. */
+  readonly olderEnds: readonly PendingEnd[];
+  /** Max event time of the records before this batch (all of them were processed): where this batch's progress starts. */
+  readonly progressBefore: number;
+}
+
+function finiteOrNull(n: number): number | null {
+  return Number.isFinite(n) ? n : null;
+}
+
+/** What an attempt starting at `firstSequenceNumber` must respect, from its shard's progress item. */
+export function planAttempt(shard: MapperProgress | undefined, firstSequenceNumber: string): AttemptPlan {
+  const recorded = shard?.pendingEnds ?? [];
+  const before = recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0);
+  // Every record before the batch was processed; the ends it passed, and what earlier ends were
+  // folded into, bound their max event time. Items written before ends carried it start at −∞
+  // (a lower progress only holds the watermark back).
+  let progressBefore = shard?.checkpointMaxEventTime ?? Number.NEGATIVE_INFINITY;
+  for (const p of before) progressBefore = Math.max(progressBefore, p.maxEventTime ?? Number.NEGATIVE_INFINITY);
+  return {
+    cutAfter: recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) >= 0),
+    olderEnds: before.slice(-KEEP_OLD_ENDS),
+    progressBefore,
+  };
+}
+
+/**
+ * The shard's progress item to write before emitting an attempt that ends at `lastSequenceNumber`:
+ * its end recorded (once: a retry over the same records keeps the first watermark), the max event
+ * time and activity advanced.
+ */
+export function recordAttempt(
+  shardId: string,
+  shard: MapperProgress | undefined,
+  plan: AttemptPlan,
+  attempt: { lastSequenceNumber: string; maxEventTime: number | undefined; lastSegmentWatermark: number; nowMs: number },
+): MapperProgress {
+  const advanced = advanceShardProgress(shard && { shardId, maxEventTime: shard.maxEventTime, updatedAt: shard.updatedAt }, attempt.maxEventTime, attempt.nowMs, shardId);
+  const known = plan.cutAfter.some((p) => p.end === attempt.lastSequenceNumber);
+  const end: PendingEnd = {
+    end: attempt.lastSequenceNumber,
+    watermark: finiteOrNull(attempt.lastSegmentWatermark),
+    maxEventTime: finiteOrNull(Math.max(plan.progressBefore, attempt.maxEventTime ?? Number.NEGATIVE_INFINITY)),
+  };
+  return {
+    ...advanced,
+    pendingEnds: known ? [...plan.olderEnds, ...plan.cutAfter] : [...plan.olderEnds, ...plan.cutAfter, end],
+    checkpointMaxEventTime: plan.progressBefore,
+  };
+}
