@@ -41,10 +41,11 @@ export interface CrashSpec {
 /** Parses a RIFFLE_CRASH_AT value; throws an error saying what to write instead. */
 export function parseCrashSpec(text: string): CrashSpec {
   const m = /^([a-z][a-z0-9.-]*)(?:@([^:]+))?(?::(\d+))?$/.exec(text.trim());
-  const usage = `RIFFLE_CRASH_AT=${JSON.stringify(text)}: expected <point>[@<target>][:<N>] with N ≥ 1, points: ${Object.keys(CRASH_POINTS).join(', ')}`;
+  const points = `points: ${Object.keys(CRASH_POINTS).join(', ')}`;
+  const usage = `RIFFLE_CRASH_AT=${JSON.stringify(text)}: expected <point>[@<target>][:<N>] with N ≥ 1; ${points}`;
   if (!m) throw new Error(usage);
   const [, point, target, nth] = m;
-  if (!(point !== undefined && point in CRASH_POINTS)) throw new Error(`${usage} (unknown point '${point}')`);
+  if (!(point !== undefined && point in CRASH_POINTS)) throw new Error(`RIFFLE_CRASH_AT=${JSON.stringify(text)}: unknown point '${point}'; ${points}`);
   const n = nth === undefined ? 1 : Number(nth);
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(usage);
   return { point: point as CrashPointName, ...(target ? { target } : {}), nth: n };

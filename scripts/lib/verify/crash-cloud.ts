@@ -18,7 +18,9 @@ const STDERR_TAIL = 40;
 /** The cloud process is gone: a request or start could not complete. */
 export class CloudDied extends Error {
   constructor(readonly exit: ChildExit) {
-    super(`the local cloud process ended (${describeExit(exit)})`);
+    // Not a kill: its own last words say why.
+    const why = exit.signal === 'SIGKILL' ? '' : exit.stderr.filter((l) => !/^\s*$/.test(l)).slice(-12).join('\n  ');
+    super(`the local cloud process ended (${describeExit(exit)})${why ? `; its last stderr lines:\n  ${why}` : ''}`);
   }
 }
 

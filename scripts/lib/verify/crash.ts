@@ -126,6 +126,11 @@ export interface CrashOptions {
   /** Firehose buffering intervals are multiplied by this; 1 = the stack's 60 s: acknowledged records stay buffered across kills. */
   firehoseTimeScale: number;
   plan: readonly PlannedKill[];
+  /**
+   * The reducer's batching window in seconds (default: the stack's). Each restart replays the
+   * shuffle stream into a fresh window, so a short one shortens a run with many kills.
+   */
+  reducerBatchingWindowSeconds?: number;
   /** Deploy this cdk.out instead of synthesizing one (must hold the job with `inputShards`). */
   assembly?: string;
   keep: boolean;
@@ -233,7 +238,7 @@ function kinesisClient(endpoint: string): KinesisClient {
   return new KinesisClient({
     endpoint,
     region: 'us-east-1',
-    credentials: { accessKeyId: 'riffle', secretAccessKey: 'riffle' },
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
     // A dead cloud must fail a call quickly: the harness restarts it and sends again.
     maxAttempts: 2,
     requestHandler: new NodeHttpHandler({ connectionTimeout: 2_000, requestTimeout: 60_000 }),
@@ -277,7 +282,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashRun> {
     const t0 = Date.now();
     if (!options.assembly) {
       log(`synthesizing Riffle-${job.source} (${options.job} only, ${options.inputShards} input shard${options.inputShards === 1 ? '' : 's'})…`);
-      await synthJob(assembly, options.job, options.inputShards);
+      await synthJob(assembly, options.job, options.inputShards, options.reducerBatchingWindowSeconds !== undefined ? { reducerBatchingWindow: `${options.reducerBatchingWindowSeconds}s` } : {});
     }
     const synthSeconds = secondsSince(t0);
 
@@ -364,7 +369,9 @@ interface ScenarioOutcome {
 /** Deploy, send round by round through the planned kills, drain, read everything back. */
 async function runScenario(cloud: CloudProcess, workload: Workload, options: CrashOptions, log: (line: string) => void): Promise<ScenarioOutcome> {
   // A first run only deploys: the stack outputs name the resources the crash points target.
+  const t0 = Date.now();
   await cloud.start({ fresh: true });
+  log(`  deployed in ${secondsSince(t0).toFixed(1)} s`);
   const names = namesOf(cloud.outputs, options.job);
   const { inputStream, bucket, ...targets } = names;
   const roles: Record<KillRole, string> = { inputStream, ...targets };
@@ -401,10 +408,11 @@ async function runScenario(cloud: CloudProcess, workload: Workload, options: Cra
       kill.during = phase;
       kill.detail = describeExit(exit);
       next++;
-      log(`  kill ${next}/${kills.length} (${kill.id}) during ${phase}: ${kill.detail}`);
+      log(`  kill ${next}/${kills.length} (${kill.id}) during ${phase} at ${secondsSince(t).toFixed(1)} s: ${kill.detail}`);
       try {
         await startNext();
         kill.restartMs = Date.now() - killedAt;
+        log(`  restarted in ${(kill.restartMs / 1000).toFixed(1)} s`);
         return;
       } catch (error) {
         if (!(error instanceof CloudDied)) throw error;
@@ -427,6 +435,7 @@ async function runScenario(cloud: CloudProcess, workload: Workload, options: Cra
     }
   };
 
+  const t = Date.now();
   try {
     await startNext();
   } catch (error) {
@@ -434,7 +443,6 @@ async function runScenario(cloud: CloudProcess, workload: Workload, options: Cra
     await restart(error.exit);
   }
   const producer = new ProducerLog();
-  const t = Date.now();
   for (const round of workload.rounds) {
     await survive(`round ${round.index + 1}: sending`, () => sendRound(cloud, inputStream, round, producer));
     // Idle: this round is fully applied (verify's rounds: the oracle's watermark bounds rely on it).
@@ -448,7 +456,7 @@ async function runScenario(cloud: CloudProcess, workload: Workload, options: Cra
   const read = await survive('reading the output and the input stream', async () => {
     const outputs = await readOutputs(cloud, options.job);
     const kinesis = kinesisClient(cloud.endpoint);
-    const s3 = new S3Client({ endpoint: cloud.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'riffle', secretAccessKey: 'riffle' }, forcePathStyle: true });
+    const s3 = new S3Client({ endpoint: cloud.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
     try {
       return {
         outputs,

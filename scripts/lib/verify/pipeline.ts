@@ -55,10 +55,14 @@ export interface Observed {
   seconds: { synth: number; produceAndProcess: number; drain: number };
 }
 
-/** `cdk synth` of one job's stack into `outdir`, offline, with the input stream's shard count set. */
-export async function synthJob(outdir: string, job: string, inputShards: number): Promise<void> {
+/**
+ * `cdk synth` of one job's stack into `outdir`, offline, with the input stream's shard count set,
+ * and any other job settings (infra/config.ts), e.g. `{ reducerBatchingWindow: '1s' }`.
+ */
+export async function synthJob(outdir: string, job: string, inputShards: number, jobSettings: Readonly<Record<string, string | number>> = {}): Promise<void> {
   const source = jobs[job]?.source ?? job;
   const args = ['synth', '--no-notices', '--quiet', '--output', outdir, '-c', `riffle:jobs=${job}`, '-c', `riffle:config.${source}.inputShards=${inputShards}`];
+  for (const [name, value] of Object.entries(jobSettings)) args.push('-c', `riffle:config.${job}.${name}=${value}`);
   const cdk = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'cdk.cmd' : 'cdk');
   await new Promise<void>((resolve, reject) => {
     const child = spawn(cdk, args, { cwd: ROOT, env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
