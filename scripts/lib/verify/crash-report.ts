@@ -45,7 +45,8 @@ export function formatCrashReport(report: CrashReport, reproduce?: string): stri
     `lost: ${fmt(l.missingWindowEvents + l.shortEvents)} events — ${fmt(l.missingWindows)} windows missing entirely (${fmt(l.missingWindowEvents)} events), ` +
       `${fmt(l.shortWindows)} windows short (${fmt(l.shortEvents)} events); bad records missing from rejected/: ${fmt(l.rejectedMissing)}` +
       `${l.unaccounted !== null ? `; records neither counted, late nor rejected: ${fmt(l.unaccounted)}` : ''}`,
-    `double-counted: ${fmt(l.overEvents)} events in ${fmt(l.overWindows)} windows · late/ rows written twice: ${fmt(report.checks.lateCopies)} · rejected/ rows written twice: ${fmt(report.checks.rejectedCopies)}`,
+    `double-counted: ${fmt(l.overEvents)} events in ${fmt(l.overWindows)} windows · repeated rows in the views: late ${fmt(report.checks.lateCopies)}, rejected ${fmt(report.checks.rejectedCopies)}`,
+    `views: late ${fmt(report.views.late)} rows from ${fmt(report.views.lateWrites)} written, rejected ${fmt(report.views.rejected)} rows from ${fmt(report.views.rejectedWrites)} written (a retried batch writes its rows again; the views keep one per input record)`,
   );
   out.push('', formatVerdict(v));
   if (v.problems.length) out.push('', 'examples:', ...v.problems.map((p) => `  - ${p}`));

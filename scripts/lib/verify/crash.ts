@@ -176,6 +176,8 @@ export interface CrashReport {
   checks: OracleResult['checks'];
   /** What the comparison found missing or extra, itemised. */
   loss: CrashLoss;
+  /** Rows in the late and rejected views, and rows written (the views keep one per input record). */
+  views: { late: number; lateWrites: number; rejected: number; rejectedWrites: number };
   seconds: { synth: number; run: number; oracle: number; total: number };
   workDir?: string;
 }
@@ -341,6 +343,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashRun> {
       counts: expected.counts,
       checks: expected.checks,
       loss: lossOf(result, expected, oracle.onePairPerEvent),
+      views: { late: run.outputs.late.length, lateWrites: run.outputs.writes.late, rejected: run.outputs.rejected.length, rejectedWrites: run.outputs.writes.rejected },
       seconds: { synth: synthSeconds, run: runSeconds, oracle: oracleSeconds, total: secondsSince(started) },
       ...(keep ? { workDir } : {}),
     };
@@ -361,7 +364,7 @@ interface ScenarioOutcome {
   starts: number;
   producerLog: string;
   stream: ReturnType<typeof streamLog>;
-  outputs: Record<'results' | 'late' | 'rejected', Row[]>;
+  outputs: Outputs;
   firehoseErrorObjects: number;
   failedBatchObjects: number;
 }
@@ -509,8 +512,16 @@ async function sendRound(cloud: CloudProcess, stream: string, round: Round, prod
   }
 }
 
+interface Outputs {
+  results: Row[];
+  late: Row[];
+  rejected: Row[];
+  /** Rows of late_all and rejected_all: every write, a retried batch's second one included. */
+  writes: { late: number; rejected: number };
+}
+
 /** results_all, late and rejected through `npm run query`'s own path (listing, cache, DuckDB views). */
-async function readOutputs(cloud: CloudProcess, job: string): Promise<Record<'results' | 'late' | 'rejected', Row[]>> {
+async function readOutputs(cloud: CloudProcess, job: string): Promise<Outputs> {
   const outputsFile = path.join(cloud.dataDir, 'outputs.json');
   const query = async (sql: string): Promise<Row[]> => {
     const run = await executeQuery(
@@ -519,10 +530,12 @@ async function readOutputs(cloud: CloudProcess, job: string): Promise<Record<'re
     );
     return JSON.parse(run.text) as Row[];
   };
+  const [writes] = await query('SELECT (SELECT count(*) FROM late_all) AS late, (SELECT count(*) FROM rejected_all) AS rejected');
   return {
     results: await query('SELECT * FROM results_all'),
     late: await query('SELECT * FROM late'),
     rejected: await query('SELECT * FROM rejected'),
+    writes: { late: Number(writes?.late ?? 0), rejected: Number(writes?.rejected ?? 0) },
   };
 }
 
