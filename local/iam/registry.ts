@@ -7,7 +7,9 @@
 //
 // Access keys that are not registered here — the default `test`/`riffle` keys of scripts,
 // tests and the user's own CLI — are the account's administrator: never checked.
+import { requestContext } from './context';
 import { functionAccessKeyId } from './credentials';
+import { evaluate } from './evaluate';
 import { awsManagedPolicy, isAwsManagedPolicyArn } from './managed-policies';
 import type { Policy } from './policy';
 
@@ -93,6 +95,17 @@ export class IamRegistry {
       if (policy) out.push(policy);
     }
     return out;
+  }
+
+  /**
+   * Whether the role may perform `action` on `resource` (a request with no condition keys beyond
+   * the principal's); undefined for a role no template defined.
+   */
+  allows(roleArn: string, action: string, resource: string): boolean | undefined {
+    const policies = this.policiesOf(roleArn);
+    if (!policies) return undefined;
+    const context = requestContext({ 'aws:PrincipalArn': roleArn, 'aws:PrincipalAccount': this.accountId, 'aws:PrincipalType': 'AssumedRole' });
+    return evaluate({ action, resource, context }, policies).effect === 'Allow';
   }
 
   /** Registers a function's identity; returns the access key id its environment signs with. */

@@ -19,8 +19,12 @@ export interface FunctionDefinition {
   readonly memoryMb?: number;
   /** ReservedConcurrentExecutions: caps the function's worker pool. */
   readonly reservedConcurrency?: number;
-  /** Execution role ARN (informational: used as the Kinesis event's invokeIdentityArn). */
+  /** Execution role ARN (the Kinesis event's invokeIdentityArn; the IAM gate checks calls against its policies). */
   readonly roleArn?: string;
+  /** Architectures as configured (reported by GetFunction; the code runs on the host's). Default x86_64. */
+  readonly architectures?: readonly string[];
+  /** The function's tags (GetFunction, ListTags). */
+  readonly tags?: Readonly<Record<string, string>>;
   /** Asynchronous invocation retries (EventInvokeConfig.MaximumRetryAttempts, default 2). */
   readonly asyncMaxRetries?: number;
   /** Asynchronous event maximum age (EventInvokeConfig.MaximumEventAgeInSeconds, default 6 h). */

@@ -8,13 +8,16 @@
 //    (Scan with `attr < now`, then a conditional DeleteItem), since dynalite never expires items.
 //    Like AWS, only Number attributes holding epoch seconds count, and items more than five
 //    years past expiry are left alone. AWS deletes within days; the sweeper runs every
-//    `sweepIntervalMs` (and on demand through sweepExpired()).
+//    `sweepIntervalMs` (and on demand through sweepExpired());
+//  - keeps what dynalite does not: server-side encryption (DescribeTable SSEDescription) and
+//    CreateTable's Tags (dynamodb-settings.ts).
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { itemSize } from 'dynalite/db';
+import { TableSettings } from './dynamodb-settings';
 import type { CapturedResponse, EmbeddedBackend } from './embedded';
 import { AMZ_JSON_1_0, errorType, isRecord, requestId } from './http';
 import type { ServiceRequest, ServiceResponse } from './http';
@@ -24,6 +27,8 @@ import type { StatsRecorder } from './stats';
 const READ_OPS = new Set(['GetItem', 'BatchGetItem', 'Query', 'Scan']);
 const WRITE_OPS = new Set(['PutItem', 'UpdateItem', 'DeleteItem', 'BatchWriteItem']);
 const FIVE_YEARS_S = 5 * 365 * 24 * 3600;
+/** Operations whose request or answer the table settings complete (dynamodb-settings.ts). */
+const SETTINGS_OPS = new Set(['CreateTable', 'UpdateTable', 'DescribeTable', 'ListTagsOfResource', 'TagResource', 'UntagResource']);
 
 export interface DynamoServiceOptions {
   /** JSON file persisting the TTL attribute of each table; in memory when omitted. */
@@ -84,6 +89,7 @@ export class DynamoService {
   private timer: NodeJS.Timeout | undefined;
   private sweeping: Promise<number> | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private readonly settings: TableSettings;
 
   constructor(
     private readonly backend: EmbeddedBackend,
@@ -92,6 +98,7 @@ export class DynamoService {
     private readonly options: DynamoServiceOptions,
   ) {
     this.loadTtl();
+    this.settings = new TableSettings((operation, payload) => this.call(operation, payload), options.accountId, options.region);
   }
 
   start(): void {
@@ -137,7 +144,12 @@ export class DynamoService {
     // Ask dynalite for the capacity it computes from item sizes; strip it again if not asked for.
     const counted = data !== undefined && (READ_OPS.has(operation) || WRITE_OPS.has(operation));
     const injected = counted && data !== undefined && (data.ReturnConsumedCapacity === undefined || data.ReturnConsumedCapacity === 'NONE');
-    const body = injected && data ? Buffer.from(JSON.stringify({ ...data, ReturnConsumedCapacity: 'TOTAL' })) : req.body;
+    let body = injected && data ? Buffer.from(JSON.stringify({ ...data, ReturnConsumedCapacity: 'TOTAL' })) : req.body;
+    if (data && SETTINGS_OPS.has(operation)) {
+      const before = await this.settings.before(operation, data);
+      if (before.answer) return before.answer;
+      if (before.forward) body = Buffer.from(JSON.stringify(before.forward));
+    }
     const response = await this.backend.dispatch(req.method, '/', req.headers, body);
 
     if (response.status >= 400) {
@@ -151,6 +163,7 @@ export class DynamoService {
       return this.toResponse(response, response.body);
     }
     if (operation === 'DeleteTable' && data && typeof data.TableName === 'string') await this.forgetTtl(tableName(data.TableName));
+    if (data && SETTINGS_OPS.has(operation)) return this.toResponse(response, (await this.settings.after(operation, data, response)) ?? response.body);
     if (!counted) return this.toResponse(response, response.body);
 
     let parsed: Record<string, unknown>;

@@ -33,6 +33,7 @@ import type { RoutedRecord } from './firehose-records';
 import { isRecord, jsonError, jsonResponse, parseJsonObject } from './http';
 import type { ServiceResponse } from './http';
 import type { RecordSelector } from './service-faults';
+import { deliveryStreamEncryption } from './encryption';
 
 export { compileStreamConfig, FirehoseConfigError } from './firehose-config';
 export { splitJsonRecords } from './firehose-records';
@@ -372,7 +373,7 @@ export class FirehoseEmulator {
       DeliveryStreamName: stream.name,
       DeliveryStreamARN: stream.arn,
       DeliveryStreamStatus: 'ACTIVE',
-      DeliveryStreamEncryptionConfiguration: { Status: 'DISABLED' },
+      DeliveryStreamEncryptionConfiguration: deliveryStreamEncryption(input, this.options.accountId, this.options.region),
       DeliveryStreamType: stream.type,
       VersionId: String(stream.version),
       CreateTimestamp: stream.createdAt / 1000,

@@ -1,11 +1,14 @@
 // Kinesis Data Streams in the local cloud: kinesalite, called in-process, behind a thin front
 // that counts requests and records, and injects throttling (whole-request
 // ProvisionedThroughputExceededException, or PutRecords partial failures like real Kinesis).
-// JSON (the SDKs) and CBOR (the Java SDK/KCL) content types both pass through untouched.
+// JSON (the SDKs) and CBOR (the Java SDK/KCL) content types both pass through untouched. Tags,
+// server-side encryption and the stream mode, which kinesalite does not keep, are kept by
+// kinesis-settings.ts (JSON clients).
 import { createDecipheriv } from 'node:crypto';
 import { ITERATOR_PWD_IV, ITERATOR_PWD_KEY } from 'kinesalite/db';
 import { crashPoint } from '../crash-points';
 import type { EmbeddedBackend } from './embedded';
+import { StreamSettings } from './kinesis-settings';
 import { errorType, header, isRecord, requestId } from './http';
 import type { ServiceRequest, ServiceResponse } from './http';
 import type { RecordSelector, ServiceFaults } from './service-faults';
@@ -65,19 +68,26 @@ function base64Bytes(data: string): number {
   return Math.floor((data.length * 3) / 4) - padding;
 }
 
+/** Operations whose answer (or part of it) comes from the stream settings, not kinesalite alone. */
+const SETTINGS_OPERATIONS = new Set(['CreateStream', 'AddTagsToStream', 'RemoveTagsFromStream', 'ListTagsForStream', 'StartStreamEncryption', 'StopStreamEncryption']);
+
 export class KinesisService {
+  private readonly settings: StreamSettings;
+
   constructor(
     private readonly backend: EmbeddedBackend,
     private readonly faults: ServiceFaults,
     private readonly stats: StatsRecorder,
     private readonly accountId: string,
-  ) {}
+  ) {
+    this.settings = new StreamSettings(backend);
+  }
 
   async handle(req: ServiceRequest, operation: string): Promise<ServiceResponse> {
     this.stats.request('kinesis', operation);
     const contentType = (header(req, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
     const isJson = contentType !== 'application/x-amz-cbor-1.1';
-    const needsBody = isJson && (operation === 'PutRecords' || operation === 'PutRecord' || this.faults.kinesisArmed);
+    const needsBody = isJson && (operation === 'PutRecords' || operation === 'PutRecord' || SETTINGS_OPERATIONS.has(operation) || this.faults.kinesisArmed);
     let data: Record<string, unknown> | undefined;
     if (needsBody) {
       try {
@@ -95,7 +105,18 @@ export class KinesisService {
       if (decision?.kind === 'records' && data && Array.isArray(data.Records)) return this.partialPutRecords(req, contentType, data, data.Records, decision.selector, stream);
     }
 
+    if (data && SETTINGS_OPERATIONS.has(operation)) {
+      const answer = await this.settings.handle(operation, data);
+      if (answer) {
+        if (answer.status >= 400) this.stats.error('kinesis', errorType(Buffer.from(String(answer.body ?? ''))));
+        return answer;
+      }
+    }
     const response = await this.backend.dispatch(req.method, '/', req.headers, req.body);
+    if (isJson && (operation === 'DescribeStream' || operation === 'DescribeStreamSummary')) {
+      this.account(operation, response.status, response.body, data);
+      return this.settings.describe(operation, response);
+    }
     if (operation === 'PutRecords' && response.status === 200) crashPoint('kinesis.put-records.stored', () => (data ? streamOf(operation, data) : undefined));
     this.account(operation, response.status, response.body, data);
     return { status: response.status, headers: response.headers, body: response.body };

@@ -79,7 +79,9 @@ test('deploys the fixture assembly and runs its pipeline; a redeploy on the same
     expect(JSON.parse(readFileSync(path.join(dataDir, 'outputs.json'), 'utf8'))).toEqual({ [STACK]: out });
 
     const summary = logs.find((l) => l.startsWith(`deployed ${STACK}`)) ?? '';
-    expect(summary).toMatch(/skipped \d+ with no local behaviour: .*IAM::Role/);
+    // IAM roles and policies are registered (the endpoint enforces them), not skipped.
+    expect(summary).toMatch(/deployed Riffle-fixture: .*2 IAM::Role, .*1 IAM::Policy/);
+    expect(summary).not.toMatch(/skipped .*IAM::/);
     expect(summary).toContain('CloudWatch::Alarm');
     expect(logs.some((l) => /WARN Riffle-fixture: AWS::SQS::Queue DeadLetters1C2D3E4F is not emulated/.test(l))).toBe(true);
     expect(logs.some((l) => /ON_DEMAND; created locally with 2 shards/.test(l))).toBe(true);
