@@ -1,6 +1,7 @@
 // The Lambda REST API on the local endpoint (a LocalService plugged into local/server.ts), enough
 // for @aws-sdk/client-lambda and the AWS CLI: Invoke (RequestResponse, Event, DryRun, LogType
-// Tail), the deprecated InvokeAsync, GetFunction, GetFunctionConfiguration and ListFunctions.
+// Tail), the deprecated InvokeAsync, GetFunction, GetFunctionConfiguration, ListFunctions and
+// ListTags (architectures and tags as the template configured them).
 // An asynchronous invocation is answered 202 only once the runtime has journaled the event
 // (LambdaRuntime.invokeAsync's `durable`): what the API accepted survives a crash.
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -21,6 +22,7 @@ const INVOKE = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
 const INVOKE_ASYNC = /^\/2014-11-13\/functions\/([^/]+)\/invoke-async\/?$/;
 const GET_FUNCTION = /^\/2015-03-31\/functions\/([^/]+)(\/configuration)?\/?$/;
 const LIST_FUNCTIONS = /^\/2015-03-31\/functions\/?$/;
+const LIST_TAGS = /^\/2017-03-31\/tags\/([^/]+)\/?$/;
 const LOG_TAIL_BYTES = 4096;
 
 function pathOf(req: IncomingMessage): string {
@@ -32,13 +34,14 @@ export function lambdaService(runtime: LambdaRuntime): LocalService {
     name: 'lambda',
     matches(req) {
       const p = pathOf(req);
-      return p.startsWith('/2015-03-31/functions') || p.startsWith('/2014-11-13/functions/');
+      return p.startsWith('/2015-03-31/functions') || p.startsWith('/2014-11-13/functions/') || (req.method === 'GET' && LIST_TAGS.test(p));
     },
     operation(req) {
       const p = pathOf(req);
       if (INVOKE.test(p)) return 'Invoke';
       if (INVOKE_ASYNC.test(p)) return 'InvokeAsync';
       if (LIST_FUNCTIONS.test(p)) return 'ListFunctions';
+      if (LIST_TAGS.test(p)) return 'ListTags';
       return GET_FUNCTION.exec(p)?.[2] ? 'GetFunctionConfiguration' : 'GetFunction';
     },
     async handle(req, res, body) {
@@ -73,7 +76,14 @@ async function route(runtime: LambdaRuntime, req: IncomingMessage, res: ServerRe
     if (!def) throw notFound(runtime, name);
     const config = configuration(runtime, def);
     if (m[2]) return sendJson(res, 200, config);
-    return sendJson(res, 200, { Configuration: config, Code: { RepositoryType: 'S3', Location: `file://${def.assetDir}` } });
+    const tags = def.tags && Object.keys(def.tags).length ? { Tags: { ...def.tags } } : {};
+    return sendJson(res, 200, { Configuration: config, Code: { RepositoryType: 'S3', Location: `file://${def.assetDir}` }, ...tags });
+  }
+  if (method === 'GET' && (m = LIST_TAGS.exec(p))) {
+    const arn = decodeURIComponent(m[1] ?? '');
+    const def = runtime.get(arn);
+    if (!def) throw notFound(runtime, arn);
+    return sendJson(res, 200, { Tags: { ...def.tags } });
   }
   sendError(res, 404, 'UnknownOperationException', `The local Lambda service does not implement ${method} ${p}`);
 }
@@ -154,7 +164,7 @@ function configuration(runtime: LambdaRuntime, def: FunctionDefinition): Record<
     State: 'Active',
     LastUpdateStatus: 'Successful',
     PackageType: 'Zip',
-    Architectures: ['x86_64'],
+    Architectures: [...(def.architectures ?? ['x86_64'])],
   };
 }
 
