@@ -7,13 +7,16 @@ export interface BackoffOptions {
   attempts: number;
   baseMs: number;
   maxMs: number;
+  /** How to wait (tests pass one that returns at once). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 export const DEFAULT_BACKOFF: BackoffOptions = { attempts: 8, baseMs: 50, maxMs: 5_000 };
 
-export function backoffDelay(attempt: number, options: BackoffOptions = DEFAULT_BACKOFF): number {
+/** Full jitter (AWS Architecture Blog): uniform in [0, min(max, base · 2^attempt)). */
+export function backoffDelay(attempt: number, options: Pick<BackoffOptions, 'baseMs' | 'maxMs'> = DEFAULT_BACKOFF, random: () => number = Math.random): number {
   const cap = Math.min(options.maxMs, options.baseMs * 2 ** attempt);
-  return Math.floor(Math.random() * cap);
+  return Math.floor(random() * cap);
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -30,25 +33,37 @@ export class RetriesExhaustedError extends Error {
 
 /**
  * Send `items` with `send`, which returns the indices (into the array it was given) that failed
- * and a short description; resend only those, in their original order, until none fail.
+ * and a short description; resend only those, in their original order, with backoff, until none
+ * fail or the attempts run out. Returns what still failed (the caller decides: throw or report).
  */
+export async function retryFailed<T>(
+  items: readonly T[],
+  send: (batch: readonly T[]) => Promise<{ failed: number[]; detail?: string }>,
+  options: BackoffOptions = DEFAULT_BACKOFF,
+): Promise<{ retried: number; failed: readonly T[]; detail?: string }> {
+  const wait = options.sleep ?? sleep;
+  let pending = items;
+  let retried = 0;
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > 0) await wait(backoffDelay(attempt, options));
+    const { failed, detail } = await send(pending);
+    if (failed.length === 0) return { retried, failed: [] };
+    pending = failed.map((i) => pending[i] as T);
+    if (attempt === options.attempts - 1) return { retried, failed: pending, ...(detail ? { detail } : {}) };
+    retried += failed.length;
+  }
+}
+
+/** retryFailed for the functions: anything still failing throws (Lambda retries the batch). */
 export async function sendWithRetry<T>(
   what: string,
   items: readonly T[],
   send: (batch: readonly T[]) => Promise<{ failed: number[]; detail?: string }>,
   options: BackoffOptions = DEFAULT_BACKOFF,
 ): Promise<{ retried: number }> {
-  let pending = items;
-  let retried = 0;
-  for (let attempt = 0; attempt < options.attempts; attempt++) {
-    if (attempt > 0) await sleep(backoffDelay(attempt, options));
-    const { failed, detail } = await send(pending);
-    if (failed.length === 0) return { retried };
-    retried += failed.length;
-    pending = failed.map((i) => pending[i] as T);
-    if (attempt === options.attempts - 1) throw new RetriesExhaustedError(what, options.attempts, detail ?? `${failed.length} entries failed`);
-  }
-  return { retried };
+  const outcome = await retryFailed(items, send, options);
+  if (outcome.failed.length > 0) throw new RetriesExhaustedError(what, options.attempts, outcome.detail ?? `${outcome.failed.length} entries failed`);
+  return { retried: outcome.retried };
 }
 
 /** The failed entries of a batch API response (PutRecords, PutRecordBatch): indices and the first error. */

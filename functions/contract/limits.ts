@@ -16,3 +16,11 @@ export const CLOSED_RETENTION_DAYS = { min: 1, max: 365, default: 7 } as const;
 
 /** Spread of the open-windows index: its partition key takes this many values per job (no hot index key). */
 export const OPEN_INDEX_PARTITIONS = 8;
+
+/** Kinesis Data Streams' own limits, which the mapper's shuffle writer and the producer both respect. */
+export const KINESIS = {
+  putRecordsMaxRecords: 500,
+  putRecordsMaxBytes: 5 * 1024 * 1024,
+  /** Data plus partition key of one record. */
+  recordMaxBytes: 1024 * 1024,
+} as const;

@@ -81,7 +81,7 @@ export async function benchLatency(
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
   const log = options.log ?? (() => undefined);
 
-  const job: Job = { ...(sensorAverages as unknown as Job), name: 'sensor-updates', emit: 'update' };
+  const job: Job = { ...sensorAverages, name: 'sensor-updates', emit: 'update' };
   const h = await new PipelineHarness({ job, inputShards: SETTINGS.inputShards.defaultValue, shuffleBuckets: DEFAULT_SHUFFLE_BUCKETS }).start();
   const recorder = new PutRecorder().watch(h.clients);
   const timer = new InvocationTimer();

@@ -35,7 +35,7 @@ function median(values: number[]): number {
 export function benchMapperCore(options: { batchSize?: number; rounds?: number } = {}): MapperCoreResult {
   const batchSize = options.batchSize ?? 10_000;
   const rounds = options.rounds ?? 30;
-  const job = sensorAverages as unknown as Job;
+  const job: Job = sensorAverages;
   const nowMs = Date.now();
   const batch = sensorBatch(batchSize, nowMs - 3_600_000);
   const floor: number[] = [];

@@ -51,12 +51,20 @@ const CLOSER_RUNS_PER_HOUR = 60;
 const MAX_NUDGES_PER_HOUR = 720;
 const FIREHOSE_FLUSHES_PER_HOUR = 3600 / SETTINGS.firehoseBufferInterval.defaultValue;
 
+/** W's i-th event of `events` over 60 minutes from `start` (also the results-format section's input). */
+export function workloadWEvent(i: number, events: number, sensors: number, start: number): { sensorId: string; ts: number; temperature: number; humidity: number } {
+  const sensor = i % sensors;
+  const ts = start + Math.floor((i / events) * 3_600_000);
+  const temperature = Math.round((18 + 6 * Math.sin((ts - start) / 600_000 + sensor) + (i % 11) * 0.05) * 100) / 100;
+  return { sensorId: `sensor-${String(sensor).padStart(4, '0')}`, ts, temperature, humidity: 30 + (i % 50) };
+}
+
 export async function benchWorkloadW(options: { events?: number; sensors?: number; shuffleBuckets?: number; ratePerHour?: number; log?: (line: string) => void } = {}): Promise<WorkloadWResult> {
   const events = options.events ?? 1_000_000;
   const sensors = options.sensors ?? 1_000;
   const shuffleBuckets = options.shuffleBuckets ?? DEFAULT_SHUFFLE_BUCKETS;
   const log = options.log ?? (() => undefined);
-  const job = sensorAverages as unknown as Job;
+  const job: Job = sensorAverages;
   const harness = await new PipelineHarness({ job, inputShards: 2, shuffleBuckets }).start();
   const recorder = new PutRecorder().watch(harness.clients);
   const timer = new InvocationTimer();
@@ -64,17 +72,14 @@ export async function benchWorkloadW(options: { events?: number; sensors?: numbe
   const started = Date.now();
   try {
     const start = Math.floor((Date.now() - 2 * 3_600_000) / 300_000) * 300_000;
-    const spanMs = 3_600_000;
     const sums = new Map<string, { n: number; sum: number }>();
     let inputBytes = 0;
     const chunk = 50_000;
     for (let offset = 0; offset < events; offset += chunk) {
       const batch = [];
       for (let i = offset; i < Math.min(events, offset + chunk); i++) {
-        const sensor = i % sensors;
-        const ts = start + Math.floor((i / events) * spanMs);
-        const temperature = Math.round((18 + 6 * Math.sin((ts - start) / 600_000 + sensor) + (i % 11) * 0.05) * 100) / 100;
-        const event = { sensorId: `sensor-${String(sensor).padStart(4, '0')}`, ts, temperature, humidity: 30 + (i % 50) };
+        const event = workloadWEvent(i, events, sensors, start);
+        const ts = event.ts;
         inputBytes += JSON.stringify(event).length;
         batch.push(event);
         const id = `${event.sensorId}|${Math.floor(ts / 300_000)}`;

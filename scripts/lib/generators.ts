@@ -1,13 +1,17 @@
-// Synthetic input for the example jobs, deterministic given a seed: sensor readings with a daily
-// temperature cycle, posts with Zipf-distributed hashtags and trending bursts, clicks in user
-// sessions. Each job generator yields valid events in event-time order; generateRecords() then
-// turns them into the records `npm run produce` sends, injecting disorder, late events, duplicates
-// and malformed records at the requested fractions, each flagged so a verifier can tell them apart.
+// Synthetic input for every job, deterministic given a seed. The example event types have their
+// own generators — sensor readings with a daily temperature cycle, posts with Zipf-distributed
+// hashtags and trending bursts, clicks in user sessions — chosen by the job's schema; any other
+// job gets one derived from its `samples` (generatorFor). Each yields valid events in event-time
+// order; generateRecords() then turns them into the records `npm run produce` sends, injecting
+// disorder, late events, duplicates and malformed records at the requested fractions, each
+// flagged so a verifier can tell them apart.
 //
 // Everything is streamed (an iterator, O(keys) memory) so `--count 10000000` does not build an array.
 import { createHash } from 'node:crypto';
-import { jobs } from '../../jobs';
+import { Click, Post, SensorReading } from '../../events/schemas';
+import { parseEventTime } from '../../functions/core/event-time';
 import type { Job } from '../../functions/core/job';
+import { jobs } from '../../jobs';
 
 // ---------------------------------------------------------------------------------------------
 // Randomness
@@ -83,7 +87,7 @@ export function zipfWeights(n: number, s: number): number[] {
 // ---------------------------------------------------------------------------------------------
 // Job generators: valid events in event-time order
 
-/** One valid event. `timeMs` is its event time; the wrapper writes it into `event.ts`. */
+/** One valid event. `timeMs` is its event time; the wrapper writes it into the generator's time field. */
 export interface GeneratedEvent {
   key: string;
   timeMs: number;
@@ -99,11 +103,13 @@ export interface JobGeneratorOptions {
 }
 
 export interface JobGenerator {
-  /** The field holding the partition key (and the job's entity id). */
-  readonly keyField: string;
-  /** How `ts` is written: epoch milliseconds or an ISO-8601 string (both are valid event times). */
-  readonly timeFormat: 'ms' | 'iso';
-  /** Required fields a "missing field" bad record may drop, and a wrong-typed value for each. */
+  /** The field holding the partition key (and the job's entity id); undefined: none (keys spread by position). */
+  readonly keyField: string | undefined;
+  /** The field holding the event time. */
+  readonly timeField: string;
+  /** How the event time is written: epoch milliseconds or seconds, or an ISO-8601 string (all are valid event times). */
+  readonly timeFormat: 'ms' | 's' | 'iso';
+  /** Required fields a "missing field" bad record may drop, and a wrong-typed value for each (empty: those kinds become malformed JSON). */
   readonly wrongTypes: Readonly<Record<string, unknown>>;
   events(options: JobGeneratorOptions): Iterator<GeneratedEvent>;
 }
@@ -140,6 +146,7 @@ export function sensorProfiles(n: number, seed: number): SensorProfile[] {
 
 export const sensorGenerator: JobGenerator = {
   keyField: 'sensorId',
+  timeField: 'ts',
   timeFormat: 'ms',
   wrongTypes: { sensorId: 4711, temperature: 'warm', ts: true },
   *events({ count, startMs, endMs, seed }) {
@@ -193,6 +200,7 @@ export function trendingBursts(startMs: number, endMs: number, seed: number): Tr
  */
 export const postGenerator: JobGenerator = {
   keyField: 'postId',
+  timeField: 'ts',
   timeFormat: 'iso',
   wrongTypes: { postId: 1234, text: 42, ts: { when: 'now' } },
   *events({ count, startMs, endMs, seed }) {
@@ -239,6 +247,7 @@ export const SESSION_BREAK_MS = 35 * 60_000;
  */
 export const clickGenerator: JobGenerator = {
   keyField: 'userId',
+  timeField: 'ts',
   timeFormat: 'ms',
   wrongTypes: { userId: null, page: 7, ts: 'yesterday' },
   *events({ count, startMs, endMs, seed }) {
@@ -358,13 +367,71 @@ class MinHeap<T extends { at: number }> {
   }
 }
 
-/** Generators by job name. clickstream-sessions reads clickstream's stream, so they share one. */
-export const GENERATORS: Readonly<Record<string, JobGenerator>> = {
-  'sensor-averages': sensorGenerator,
-  'trending-hashtags': postGenerator,
-  clickstream: clickGenerator,
-  'clickstream-sessions': clickGenerator,
-};
+/** The example event types' own generators, by schema (every job over that type uses it). */
+const BY_SCHEMA = new Map<unknown, JobGenerator>([
+  [SensorReading, sensorGenerator],
+  [Post, postGenerator],
+  [Click, clickGenerator],
+]);
+
+/**
+ * A generator for any job from its `samples`: the samples in turn, each with its event time field
+ * set to the generated time (written in the samples' own format). The time field is the one whose
+ * value is the job's event time; the key field the one holding the first mapped key; bad records
+ * use the fields whose wrong type or absence the schema rejects. Undefined without samples, or
+ * when no field holds the event time.
+ */
+export function sampleGenerator(job: Job): JobGenerator | undefined {
+  const samples = job.samples.filter((s): s is Record<string, unknown> => typeof s === 'object' && s !== null && !Array.isArray(s) && job.schema.safeParse(s).success);
+  const first = samples[0];
+  if (!first) return undefined;
+  const eventTime = parseEventTime(job.eventTime(first));
+  if (!eventTime.ok) return undefined;
+  const timeField = Object.keys(first).find((f) => {
+    const t = parseEventTime(first[f]);
+    return t.ok && t.ms === eventTime.ms;
+  });
+  if (timeField === undefined) return undefined;
+  const raw = first[timeField];
+  const timeFormat = typeof raw === 'string' ? 'iso' : (raw as number) < 1e11 ? 's' : 'ms';
+  const [firstPair] = [...job.map(first)];
+  const keyField = firstPair ? Object.keys(first).find((f) => first[f] === firstPair[0]) : undefined;
+  const wrongTypes: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(first)) {
+    const wrong = typeof value === 'number' ? 'not a number' : typeof value === 'string' ? 4711 : 'wrong';
+    const without = { ...first };
+    delete without[field];
+    if (!job.schema.safeParse({ ...first, [field]: wrong }).success && !job.schema.safeParse(without).success) wrongTypes[field] = wrong;
+  }
+  return {
+    keyField,
+    timeField,
+    timeFormat,
+    wrongTypes,
+    *events({ count, startMs, endMs, seed }) {
+      const rng = seededRng(seed, `samples:${job.name}`);
+      const span = endMs - startMs;
+      for (let i = 0; i < count; i++) {
+        const t = Math.floor(startMs + ((i + rng()) / count) * span);
+        const event = { ...(samples[i % samples.length] as Record<string, unknown>) };
+        yield { key: keyField !== undefined ? String(event[keyField]) : `sample-${i % samples.length}`, timeMs: t, event };
+      }
+    },
+  };
+}
+
+/** The generator of a job: its event type's own, else one from its samples. */
+export function generatorFor(job: Job): JobGenerator | undefined {
+  return BY_SCHEMA.get(job.schema) ?? sampleGenerator(job);
+}
+
+/** Generators by job name, for every job that has one (jobs sharing a stream share the event type's). */
+export const GENERATORS: Readonly<Record<string, JobGenerator>> = Object.fromEntries(
+  Object.keys(jobs).flatMap((name) => {
+    const generator = generatorFor(jobs[name] as Job);
+    return generator ? [[name, generator] as const] : [];
+  }),
+);
 
 // ---------------------------------------------------------------------------------------------
 // Records as sent: disorder, late events, duplicates, malformed records
@@ -408,10 +475,10 @@ export interface RecordOptions {
  * So a late record is late for every job on the stream, once the watermark has caught up.
  */
 export function lateOffsetMs(jobName: string, maxDelayMs: number): number {
-  const job = jobs[jobName] as Job | undefined;
+  const job = jobs[jobName];
   if (!job) throw new Error(`unknown job '${jobName}'`);
   let reach = 0;
-  for (const other of Object.values(jobs) as Job[]) {
+  for (const other of Object.values(jobs)) {
     if (other.source !== job.source) continue;
     const w = other.window;
     const size = w.type === 'session' ? w.gapMs : w.sizeMs;
@@ -437,7 +504,7 @@ export function* generateRecords(options: RecordOptions): Generator<ProducedReco
   const rng = seededRng(options.seed, 'inject');
   const lateBy = lateOffsetMs(options.job, options.maxDelayMs);
   const recent: ProducedRecord[] = [];
-  const format = (ms: number): number | string => (generator.timeFormat === 'iso' ? new Date(ms).toISOString() : ms);
+  const format = (ms: number): number | string => (generator.timeFormat === 'iso' ? new Date(ms).toISOString() : generator.timeFormat === 's' ? Math.floor(ms / 1000) : ms);
 
   for (let n = 0; n < options.count; n++) {
     const u = rng();
@@ -453,14 +520,14 @@ export function* generateRecords(options: RecordOptions): Generator<ProducedReco
     const g = next.value;
     if (u < options.badFraction) {
       const badKind = BAD_KINDS[Math.floor(kindRoll * BAD_KINDS.length)] as BadKind;
-      g.event.ts = format(g.timeMs);
+      g.event[generator.timeField] = format(g.timeMs);
       yield { n, partitionKey: g.key, data: badPayload(badKind, g.event, generator, valueRoll), flag: 'bad', badKind };
       continue;
     }
     const late = u >= options.badFraction + options.duplicateFraction && u < options.badFraction + options.duplicateFraction + options.lateFraction;
     // Late: older than the reach of every window on the stream, by up to one more reach.
     const eventTime = late ? Math.floor(g.timeMs - lateBy - valueRoll * (lateBy - options.maxDelayMs - 60_000)) : Math.floor(g.timeMs - valueRoll * options.maxDelayMs);
-    g.event.ts = format(eventTime);
+    g.event[generator.timeField] = format(eventTime);
     const record: ProducedRecord = { n, partitionKey: g.key, data: Buffer.from(JSON.stringify(g.event)), flag: late ? 'late' : 'ok', eventTime };
     if (recent.length < DUPLICATE_POOL) recent.push(record);
     else recent[n % DUPLICATE_POOL] = record;
@@ -473,6 +540,8 @@ export function badPayload(kind: BadKind, event: Record<string, unknown>, genera
   const json = JSON.stringify(event);
   const fields = Object.keys(generator.wrongTypes);
   const field = fields[Math.floor(roll * fields.length)] as string;
+  // A schema that rejects no field's absence or wrong type leaves malformed JSON as the bad record.
+  if (fields.length === 0 && (kind === 'wrong-type' || kind === 'missing-field')) return badPayload('malformed-json', event, generator, roll);
   switch (kind) {
     case 'malformed-json':
       // Any proper prefix of an object's JSON is invalid JSON (the closing brace is missing).

@@ -15,7 +15,7 @@ import { PipelineHarness } from '../support/pipeline-harness';
 
 jest.setTimeout(120_000);
 
-const job = sensorAverages as unknown as Job;
+const job: Job = sensorAverages;
 const WINDOW = 300_000;
 // Three hours back, window-aligned: every good event is well inside the 1h future-skew guard.
 const START = Math.floor((Date.now() - 3 * 3_600_000) / WINDOW) * WINDOW;

@@ -10,7 +10,7 @@ import { diffSensorResults, expectedSensorAverages } from '../support/oracle';
 
 jest.setTimeout(120_000);
 
-const job = sensorAverages as unknown as Job;
+const job: Job = sensorAverages;
 // Recent event times, so the future-skew check (1h) never rejects them.
 const START = Math.floor((Date.now() - 3 * 3_600_000) / 300_000) * 300_000;
 const EVENTS = sensorEvents(1_500, { sensors: 12, startMs: START, spanMs: 40 * 60_000, maxDisorderMs: 20_000, seed: 7 });
@@ -101,7 +101,7 @@ describe('handlers on emulators', () => {
   });
 
   it('a reducer that dies between the state write and the emission ends exact (update mode)', async () => {
-    const updating = defineJob({ ...(sensorAverages as unknown as Parameters<typeof defineJob>[0]), name: 'sensor-updates', emit: 'update' }) as unknown as Job;
+    const updating: Job = defineJob({ ...sensorAverages, name: 'sensor-updates', emit: 'update' });
     await withHarness(updating, async (h) => {
       await h.produce(EVENTS, byKey);
       await h.pump('mapper', { batchSize: 100 });

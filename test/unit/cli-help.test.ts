@@ -1,9 +1,10 @@
-// --help on every command of this issue (produce, query, localstack:deploy, localstack:e2e): the
+// --help on the tool commands (produce, query, localstack:deploy, localstack:e2e): the
 // text lists every option with its default and examples, and the scripts print it and exit 0 —
 // or exit 2 with the message, not a stack trace, on a usage error.
 import { execFile } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { jobNames } from '../../jobs';
 import { helpText, type CommandSpec } from '../../scripts/lib/cli';
 import { deploySpec } from '../../scripts/localstack-deploy';
 import { e2eSpec } from '../../scripts/localstack-e2e';
@@ -52,7 +53,7 @@ describe('--help', () => {
     });
     const badJob = results[SPECS.length] as { code: number; stderr: string };
     expect(badJob.code).toBe(2);
-    expect(badJob.stderr.trim()).toBe(`npm run produce --: unknown job 'nope'; jobs (defined in jobs/): sensor-averages, trending-hashtags, clickstream, clickstream-sessions`);
+    expect(badJob.stderr.trim()).toBe(`npm run produce --: unknown job 'nope'; jobs (defined in jobs/): ${jobNames().join(', ')}`);
     const noSql = results[SPECS.length + 1] as { code: number; stderr: string };
     expect(noSql.code).toBe(2);
     expect(noSql.stderr).toMatch(/^npm run query --: give the SQL to run as one quoted argument/);

@@ -1,19 +1,20 @@
 // The producer's sending loop against a scripted Kinesis: PutRecords limits (500 records / 5 MiB),
-// retries of only the failed entries with backoff, loss reported (never hidden), non-retryable
-// errors thrown, pacing, KPL aggregation grouped by shard, the --log lines, --file sources and
-// the progress line.
+// retries of only the failed entries with backoff, loss reported (never hidden), whole-call errors
+// left to the SDK's retry strategy and then thrown, pacing, KPL aggregation grouped by shard, the
+// --log lines, --file sources and the progress line.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, createWriteStream } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ListShardsCommand, PutRecordsCommand, type KinesisClient, type PutRecordsCommandInput } from '@aws-sdk/client-kinesis';
+import { backoffDelay } from '../../functions/commons/retry';
 import { decodeAggregate } from '../../functions/core/kpl';
 import type { ProducedRecord } from '../../scripts/lib/generators';
 import { UsageError } from '../../scripts/lib/cli';
 import {
   aggregateRecords,
   AGGREGATE_MAX_BYTES,
-  backoffMs,
   logLine,
+  producerKinesisClient,
   ProgressLine,
   putRecordsBatches,
   recordSource,
@@ -121,11 +122,14 @@ describe('sending', () => {
     expect(summaryText(summary as NonNullable<typeof summary>, { stream: 's', target: 'aws', aggregate: false })).toMatch(/1 records were not accepted after 10 attempts .*rerun with --log FILE.*lower --rate, add shards, or retry/);
   });
 
-  it('retries a whole call that was throttled; throws what cannot be retried', async () => {
-    const throttled = fakeKinesis((_, call) => (call === 1 ? Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException' }) : []));
-    expect(await sendRecords({ kinesis: throttled.client, stream: 's', records: [record(1), record(2)], sleep: noSleep })).toMatchObject({ sent: 2, retried: 2, putRecordsCalls: 2 });
+  it('leaves whole-call retries to the SDK (adaptive, 10 attempts) and stops on what reaches it', async () => {
+    const kinesis = producerKinesisClient({ region: 'us-east-1' });
+    expect(await kinesis.config.maxAttempts()).toBe(10);
+    expect(kinesis.config.retryMode).toBe('adaptive');
+    kinesis.destroy();
     const missing = fakeKinesis(() => Object.assign(new Error('Stream s under account 000000000000 not found.'), { name: 'ResourceNotFoundException' }));
     await expect(sendRecords({ kinesis: missing.client, stream: 's', records: [record(1)], sleep: noSleep })).rejects.toThrow('not found');
+    expect(missing.calls).toHaveLength(1);
   });
 
   it('paces to --rate: 250 records at 100/s are due over 2.5 s, a fifth of a second at a time', async () => {
@@ -187,11 +191,12 @@ describe('KPL aggregation', () => {
 });
 
 describe('pieces', () => {
-  it('backoff is full jitter, capped', () => {
-    expect(backoffMs(1, () => 1)).toBe(200);
-    expect(backoffMs(3, () => 0.5)).toBe(400);
-    expect(backoffMs(20, () => 1)).toBe(5_000);
-    expect(backoffMs(5, () => 0)).toBe(0);
+  it('backoff between resends is full jitter, capped (functions/commons/retry.ts, with the producer’s 100 ms base)', () => {
+    const producer = { baseMs: 100, maxMs: 5_000 };
+    expect(backoffDelay(1, producer, () => 1)).toBe(200);
+    expect(backoffDelay(3, producer, () => 0.5)).toBe(400);
+    expect(backoffDelay(20, producer, () => 1)).toBe(5_000);
+    expect(backoffDelay(5, producer, () => 0)).toBe(0);
   });
 
   it('log lines: readable payloads, base64 for bad and binary ones, flags and duplicates', () => {

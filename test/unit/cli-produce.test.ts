@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseCommand, UsageError } from '../../scripts/lib/cli';
+import { jobNames } from '../../jobs';
 import { parseFraction, parseRate, produceOptions, produceSpec } from '../../scripts/produce';
 
 const NOW = Date.parse('2026-06-01T12:00:00Z');
@@ -72,8 +73,8 @@ describe('produce arguments', () => {
   });
 
   it.each([
-    [['--count', '10'], /--job is required: .*one of: sensor-averages, .*e\.g\. --job clickstream/],
-    [['--job', 'nope', '--count', '10'], /unknown job 'nope'; jobs \(defined in jobs\/\): sensor-averages/],
+    [['--count', '10'], new RegExp(`--job is required: .*one of: ${jobNames().join(', ')}\\), e\\.g\\. --job clickstream`)],
+    [['--job', 'nope', '--count', '10'], new RegExp(`unknown job 'nope'; jobs \\(defined in jobs/\\): ${jobNames().join(', ')}`)],
     [['--job', 'clickstream'], /--count is required: .*e\.g\. --count 10000 .*--file events\.jsonl/],
     [['--job', 'clickstream', '--count', '0'], /--count must be a whole number ≥ 1, got '0' \(e\.g\. --count 1000\)/],
     [['--job', 'clickstream', '--count', 'lots'], /--count must be a whole number/],

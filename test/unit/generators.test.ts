@@ -7,8 +7,13 @@ import { isUtf8 } from 'node:buffer';
 import fc from 'fast-check';
 import { parseEventTime } from '../../functions/core/event-time';
 import type { Job } from '../../functions/core/job';
-import { jobs } from '../../jobs';
+import { z } from 'zod';
+import { sum } from '../../functions/core/aggregates';
+import { defineJob } from '../../functions/core/job';
+import { tumbling } from '../../functions/core/windows';
+import { jobNames, jobs } from '../../jobs';
 import {
+  badPayload,
   clickGenerator,
   GENERATORS,
   generateRecords,
@@ -17,6 +22,7 @@ import {
   MAX_CLICK_GAP_MS,
   postGenerator,
   type ProducedRecord,
+  sampleGenerator,
   type RecordOptions,
   sensorGenerator,
   sensorProfiles,
@@ -227,5 +233,40 @@ describe('injected records', () => {
       expect(d.data.equals(original.data)).toBe(true);
       expect(d.partitionKey).toBe(original.partitionKey);
     }
+  });
+});
+
+describe('generators for any job', () => {
+  it('every job in the registry has one (its event type’s, or one from its samples)', () => {
+    expect(Object.keys(GENERATORS).sort()).toEqual(jobNames());
+  });
+
+  it('a job with samples but no event type of its own gets valid, time-ordered events and bad records its schema rejects', () => {
+    const job = defineJob({
+      name: 'orders',
+      schema: z.object({ orderId: z.string(), placedAt: z.string(), amount: z.number() }),
+      eventTime: (o) => o.placedAt,
+      map: (o) => [[o.orderId, { amount: o.amount }]],
+      window: tumbling('1m'),
+      aggregates: { revenue: sum('amount') },
+      samples: [
+        { orderId: 'o-1', placedAt: '2026-01-01T00:00:00Z', amount: 3 },
+        { orderId: 'o-2', placedAt: '2026-01-01T00:00:01Z', amount: 4 },
+      ],
+    });
+    const generator = sampleGenerator(job)!;
+    expect(generator).toMatchObject({ keyField: 'orderId', timeField: 'placedAt', timeFormat: 'iso' });
+    expect(Object.keys(generator.wrongTypes).sort()).toEqual(['amount', 'orderId', 'placedAt']);
+    const events = all(generator.events({ count: 50, startMs: END - H, endMs: END, seed: 1 }));
+    expect(events).toHaveLength(50);
+    for (const [i, e] of events.entries()) {
+      expect(job.schema.safeParse(e.event).success).toBe(true);
+      if (i > 0) expect(e.timeMs).toBeGreaterThanOrEqual(events[i - 1]!.timeMs);
+    }
+    for (const kind of ['wrong-type', 'missing-field'] as const) {
+      const bad = badPayload(kind, { orderId: 'o-1', placedAt: '2026-01-01T00:00:00Z', amount: 3 }, generator, 0.5);
+      expect(job.schema.safeParse(JSON.parse(bad.toString())).success).toBe(false);
+    }
+    expect(sampleGenerator(defineJob({ ...jobs['sensor-averages']!, name: 'no-samples', samples: [] } as never))).toBeUndefined();
   });
 });

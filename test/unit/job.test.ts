@@ -4,7 +4,9 @@ import { defineJob, type JobDefinition, JobDefinitionError } from '../../functio
 import { hopping, session, tumbling } from '../../functions/core/windows';
 import { SensorReading } from '../../events/schemas';
 import { sensorReadingSamples } from '../../events/samples/sensor-readings';
-import { jobs } from '../../jobs';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { jobNames, jobs, loadJob } from '../../jobs';
 
 type Sensor = (typeof sensorReadingSamples)[number];
 
@@ -28,9 +30,21 @@ function errorOf(fn: () => unknown): JobDefinitionError {
   throw new Error('expected an error');
 }
 
+describe('the job registry (jobs/index.ts)', () => {
+  it('is every jobs/<name>.ts, each a job named after its file', () => {
+    const files = readdirSync(path.resolve(__dirname, '../../jobs')).filter((f) => f.endsWith('.ts') && f !== 'index.ts');
+    expect(jobNames()).toEqual(files.map((f) => f.slice(0, -3)).sort());
+    for (const name of jobNames()) expect(jobs[name]!.name).toBe(name);
+  });
+
+  it('names the known jobs for an unknown one', () => {
+    expect(() => loadJob('no-such-job')).toThrow(`unknown job 'no-such-job'; known jobs: ${jobNames().join(', ')} (a job is a file jobs/<name>.ts)`);
+    expect(() => loadJob('../functions/core/job')).toThrow(/unknown job/);
+  });
+});
+
 describe('defineJob', () => {
-  it('accepts the example jobs and resolves durations', () => {
-    expect(Object.keys(jobs).sort()).toEqual(['clickstream', 'clickstream-sessions', 'sensor-averages', 'trending-hashtags']);
+  it('resolves durations and defaults', () => {
     const job = defineJob(base);
     expect(job).toMatchObject({ name: 'test-job', source: 'test-job', allowedLatenessMs: 0, idleTimeoutMs: 60_000, maxFutureSkewMs: 3_600_000, emit: 'final' });
     expect(defineJob({ ...base, allowedLateness: '2m' }).allowedLatenessMs).toBe(120_000);

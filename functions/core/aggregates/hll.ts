@@ -86,11 +86,6 @@ export function hash64(s: string): void {
   hashLo = h2 >>> 0;
 }
 
-/** The current hash as [hi, lo] (for tests). */
-export function lastHash(): [number, number] {
-  return [hashHi, hashLo];
-}
-
 /** Dense register of a sparse entry: the 11 index bits below the top 14 continue the rank. */
 function denseIndex(sparseIndex: number): number {
   return sparseIndex >>> (SPARSE_P - P);

@@ -8,6 +8,7 @@
 // A partly failed PutRecords could reorder a retried entry after a later one, so planPutCalls puts
 // at most one bundle per bucket in each call, and the sender starts a call only once every entry of
 // the previous one is in.
+import { KINESIS } from '../../contract/limits';
 import { fnv1a } from '../hash';
 import type { MapperOutput } from '../mapper-batch';
 import { encodeBundleFromJson, partialJson } from '../shuffle-format';
@@ -19,8 +20,6 @@ export interface ShuffleRecord {
 
 /** Uncompressed JSON per bundle; compressed it is far below Kinesis' 1 MiB record limit. */
 export const BUNDLE_JSON_BYTES = 900 * 1024;
-export const PUT_RECORDS_MAX_RECORDS = 500;
-export const PUT_RECORDS_MAX_BYTES = 5 * 1024 * 1024;
 
 /** The shuffle bucket of a result key. Every partial of a key goes to one bucket → one shard → in order. */
 export function bucketOf(key: string, buckets: number): number {
@@ -75,7 +74,7 @@ export function planPutCalls(records: readonly ShuffleRecord[]): ShuffleRecord[]
     let index = (lastCallOfKey.get(record.partitionKey) ?? -1) + 1;
     while (
       index < calls.length &&
-      ((calls[index] as ShuffleRecord[]).length >= PUT_RECORDS_MAX_RECORDS || (sizes[index] as number) + size > PUT_RECORDS_MAX_BYTES || (keysPerCall[index] as Set<string>).has(record.partitionKey))
+      ((calls[index] as ShuffleRecord[]).length >= KINESIS.putRecordsMaxRecords || (sizes[index] as number) + size > KINESIS.putRecordsMaxBytes || (keysPerCall[index] as Set<string>).has(record.partitionKey))
     )
       index++;
     if (index === calls.length) {

@@ -118,7 +118,7 @@ export const JOB_ORACLES: Readonly<Record<string, JobOracle>> = {
   'trending-hashtags': {
     job: 'trending-hashtags',
     keySql: `coalesce(${str('$.lang')}, 'und')`,
-    // jobs/hashtags.ts: '#' then 1–100 Unicode letters, digits or '_', lowercased, once per post.
+    // jobs/lib/hashtags.ts: '#' then 1–100 Unicode letters, digits or '_', lowercased, once per post.
     unnestSql: `list_distinct(list_transform(regexp_extract_all(coalesce(${str('$.text')}, ''), '#([\\p{L}\\p{N}_]{1,100})', 1), x -> lower(x)))`,
     values: { hashtag: 'item' },
     aggregates: [
@@ -149,16 +149,15 @@ export const SUPPORTED_JOBS = Object.keys(JOB_ORACLES);
 export function jobOracle(name: string): JobOracle {
   const oracle = JOB_ORACLES[name];
   if (!oracle) {
-    throw new Error(
-      `the verifier has no oracle for job '${name}' (supported: ${SUPPORTED_JOBS.join(', ')}); clickstream-sessions is not supported: its session merging and ` +
-        'late-session rules need an oracle of their own',
-    );
+    const why = jobs[name]?.window.type === 'session' ? ': session merging and late-session rules need an oracle of their own' : '; add its SQL restatement to JOB_ORACLES in scripts/lib/verify/jobs.ts';
+    throw new Error(`the verifier has no oracle for job '${name}' (supported: ${SUPPORTED_JOBS.join(', ')})${why}`);
   }
   return oracle;
 }
 
 /** Problems between the oracle's restatement and the live job definition (empty: they agree). */
-export function checkJobMatches(oracle: JobOracle, job: Job = jobs[oracle.job] as Job): string[] {
+export function checkJobMatches(oracle: JobOracle, job: Job | undefined = jobs[oracle.job]): string[] {
+  if (!job) return [`job '${oracle.job}' is not in jobs/`];
   const problems: string[] = [];
   const names = Object.keys(job.aggregates);
   const expected = oracle.aggregates.map((a) => a.name);
