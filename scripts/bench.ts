@@ -10,15 +10,16 @@ import { benchLatency, type LatencyResult } from './bench/latency';
 import { benchMapperCore } from './bench/mapper-core';
 import { PRICES_US_EAST_1 } from './bench/prices';
 import { projectionTable } from './bench/projection';
+import { benchResultsFormat } from './bench/results-format';
 import { benchWorkloadW, type WorkloadWResult } from './bench/workload-w';
 import { type CommandSpec, intOption, runMain } from './lib/cli';
 
-const SECTIONS = ['mapper-core', 'workload-w', 'latency', 'end-to-end'] as const;
+const SECTIONS = ['mapper-core', 'workload-w', 'results-format', 'latency', 'end-to-end'] as const;
 
 const spec: CommandSpec = {
   name: 'npm run bench --',
   summary: 'measure mapper throughput, DynamoDB/Lambda use and cost of workload W, update-mode latency, end-to-end throughput; write bench-report/',
-  usage: 'npm run bench -- [--only mapper-core,workload-w,latency,end-to-end] [--events 1000000] [--aggregation 100] [--rate 278] [--seconds 60] [--reducer-window 5] [--out bench-report]',
+  usage: 'npm run bench -- [--only mapper-core,workload-w,results-format,latency,end-to-end] [--events 1000000] [--aggregation 100] [--rate 278] [--seconds 60] [--reducer-window 5] [--out bench-report]',
   options: {
     only: { type: 'string', description: `comma-separated sections to run (${SECTIONS.join(', ')}); the cost section follows workload-w and latency`, default: 'all' },
     events: { type: 'string', description: 'events in workload W and the end-to-end run', default: '1000000', integer: { min: 1_000 } },
@@ -28,7 +29,7 @@ const spec: CommandSpec = {
     'reducer-window': { type: 'string', description: 'reducer batching window (s) of the live latency run (the deployed default: 5)', default: '5', integer: { min: 0, max: 300 } },
     out: { type: 'string', description: 'directory for report.json and report.md', default: 'bench-report' },
   },
-  examples: ['npm run bench', 'npm run bench -- --only mapper-core', 'npm run bench -- --only workload-w --events 100000', 'npm run bench -- --only latency --rate 2780 --seconds 30', 'npm run bench -- --only latency --reducer-window 30 --seconds 120'],
+  examples: ['npm run bench', 'npm run bench -- --only mapper-core', 'npm run bench -- --only results-format', 'npm run bench -- --only workload-w --events 100000', 'npm run bench -- --only latency --rate 2780 --seconds 30', 'npm run bench -- --only latency --reducer-window 30 --seconds 120'],
 };
 
 const num = (v: number) => v.toLocaleString('en-US');
@@ -79,6 +80,36 @@ runMain(spec, async (parsed) => {
     const met = r.dynamoWriteRequests <= 3 * r.results;
     console.log(`  target: writes ≤ 3 × results = ${num(3 * r.results)} → ${met ? 'met' : 'NOT met'}`);
     md.push('## Workload W', '', `\`--events ${r.events}\`: 1,000 sensors, 60 minutes of event time, tumbling 5 min, mapper and reducer batches of 1,000, replayed as a backlog (full batches). Target: writes ≤ 3 × results → **${met ? 'met' : 'not met'}**.`, '', ...table(rows), '');
+  }
+  if (only.includes('results-format')) {
+    const events = intOption(parsed, 'events', 1_000_000);
+    console.log(`results format: workload W's results (${num(events)} events) as JSON lines (GZIP) and as Parquet (SNAPPY); three queries through npm run query's code…`);
+    const r = await benchResultsFormat({ events, log: (l) => console.log(l) });
+    report.resultsFormat = r;
+    const kb = (b: number) => `${(b / 1024).toFixed(b < 10 * 1024 ? 1 : 0)} KiB`;
+    const ratio = (a: number, b: number) => `${((a / b) * 100).toFixed(0)}%`;
+    const rows: string[] = [
+      '| | JSON lines, GZIP | Parquet, SNAPPY | Parquet ÷ JSON |',
+      '|---|---|---|---|',
+      `| objects in results/ | ${num(r.storage['json-gzip'].objects)} | ${num(r.storage.parquet.objects)} | |`,
+      `| bytes stored | ${kb(r.storage['json-gzip'].bytes)} | ${kb(r.storage.parquet.bytes)} | ${ratio(r.storage.parquet.bytes, r.storage['json-gzip'].bytes)} |`,
+    ];
+    r.queries['json-gzip'].forEach((json, i) => {
+      const parquet = r.queries.parquet[i]!;
+      rows.push(`| ${json.query}: downloaded (objects, bytes) | ${json.objectsDownloaded}, ${kb(json.bytesDownloaded)} | ${parquet.objectsDownloaded}, ${kb(parquet.bytesDownloaded)} | ${ratio(parquet.bytesDownloaded, json.bytesDownloaded)} |`);
+      rows.push(`| ${json.query}: bytes DuckDB read (from the cache) | ${kb(json.bytesRead)} | ${kb(parquet.bytesRead)} | ${ratio(parquet.bytesRead, json.bytesRead)} |`);
+    });
+    console.log(`  same answers in both formats: ${r.sameAnswers ? 'yes' : 'NO'}`);
+    md.push(
+      "## Results format (workload W's results)",
+      '',
+      `${num(r.results)} results of W (${num(r.events)} events), one object per closing round as a real-time W reaches S3 through 60 s buffers; ` +
+        "queries run by `npm run query`'s own code against the embedded S3: download (first run), then the bytes read through the file system (/proc/self/io rchar) while DuckDB answers from the cache (second run). " +
+        `Same answers in both formats: ${r.sameAnswers ? 'yes' : '**no**'}.`,
+      '',
+      ...rows,
+      '',
+    );
   }
   if (only.includes('latency')) {
     const ratePerSec = intOption(parsed, 'rate', 278);

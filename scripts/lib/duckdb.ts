@@ -4,7 +4,8 @@
 // output formats.
 //
 //   results_all   every emitted result row (all versions)
-//   results       one row per resultId: the highest version (ties: final first)
+//   results       one row per resultId (per job, key and window, which it hashes): the highest
+//                 version (ties: final first)
 //   late_all      every late record written, retries included
 //   late          one row per input: a late event per (job, shard, sequence, sub-sequence), a late
 //                 partial per (job, key, window, shard, first–last sequence)
@@ -24,9 +25,9 @@
 //
 // Cheap to scan: Parquet files are not loaded but read by the views, so DuckDB reads only the
 // columns a query uses and skips row groups by their min/max (the job and time filters, and a
-// query's own WHERE, reach the scan: the `results` dedup partitions by resultId and by the columns
-// it determines — job, key, windowStart — which lets filters on those pass below it). JSON lines
-// have no such structure: they are parsed once into a temporary table.
+// query's own WHERE, reach the scan: the `results` dedup partitions by what resultId hashes — job,
+// key, windowStart, windowEnd — which needs no resultId and lets filters on those pass below it).
+// JSON lines have no such structure: they are parsed once into a temporary table.
 import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
 import { type HiveType, parseHiveType } from '../../local/services/format-conversion/hive-type';
 import { isParquetFile, type OutputKind, type PartitionFilter } from './s3-cache';
@@ -120,9 +121,10 @@ const timestampLiteral = (ms: number) => `TIMESTAMP ${quoteString(new Date(ms).t
  * highest version for results; the earliest write for late and rejected records).
  */
 const ONE_ROW_PER: Readonly<Record<OutputKind, string>> = {
-  // job, key and windowStart are functions of resultId (its hash): the same partitions, named so
-  // that filters on them are pushed below the window into the scans.
-  results: 'PARTITION BY resultId, job, key, windowStart ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST',
+  // resultId is the hash of job, key, windowStart and windowEnd: partitioning by those four makes
+  // the same groups without reading resultId (the widest column, 32 random hex digits), and lets
+  // filters on them pass below the window into the scans.
+  results: 'PARTITION BY job, key, windowStart, windowEnd ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST',
   // Late events are identified by their input position; late partials (no sequenceNumber) by the
   // window they missed and the input range they aggregate.
   late:
