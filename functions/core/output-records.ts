@@ -1,4 +1,4 @@
-// The records Riffle writes to S3 (DESIGN §5): results, late events/partials and rejected
+// The records Riffle writes to S3 (docs/CONTRACTS.md "Output records"): results, late events/partials and rejected
 // events — their shapes, the deterministic resultId, and the ISO-8601 time formatting.
 import { createHash } from 'node:crypto';
 import type { Json } from './aggregates/types';

@@ -1,4 +1,4 @@
-// Output storage and delivery (DESIGN §5, docs/CONTRACTS.md "Output records").
+// Output storage and delivery (docs/CONTRACTS.md "Output records").
 // OutputBucket: the stack's S3 bucket — private, TLS-only, SSE-S3, access-logged, with lifecycle
 // rules for the diagnostic prefixes and request metrics the failure alarms read.
 // JobDelivery: one job's three Firehose delivery streams (results, late, rejected), partitioned by
@@ -23,7 +23,7 @@ export const PREFIX = {
   results: 'results/',
   late: 'late/',
   rejected: 'rejected/',
-  /** Where Lambda writes ESM on-failure records: AWS's own layout aws/lambda/<esm-uuid>/<shardId>/… ("failed/" in DESIGN §5). */
+  /** Where Lambda writes ESM on-failure records: AWS's own layout aws/lambda/<esm-uuid>/<shardId>/… (the first design's "failed/"). */
   failed: 'aws/lambda/',
   /** Firehose error output (records it could not partition or deliver). */
   errors: 'errors/',

@@ -1,4 +1,4 @@
-// Bench: workload W (issue 3) — 1,000,000 sensor events, 1,000 sensors, 60 minutes of event
+// Bench: workload W — 1,000,000 sensor events, 1,000 sensors, 60 minutes of event
 // time, 5-minute tumbling windows, mapper and reducer batches of 1,000 — run through the real
 // handlers on the embedded services, counting DynamoDB requests and request units (per phase:
 // mapper, reducer, closer), Lambda invocations and their durations, and every record put to

@@ -118,7 +118,7 @@ export async function readRecords(s3: S3Client, bucket: string, prefix: string):
 /** The name from before results were Parquet; reads Parquet objects as well (readRecords). */
 export const readJsonLines = readRecords;
 
-/** One row per resultId: the highest version (DESIGN §4: downstream dedup). */
+/** One row per resultId: the highest version (downstream dedup, docs/DESIGN.md). */
 export function latestResults<T extends Record<string, unknown>>(rows: readonly T[]): T[] {
   const best = new Map<string, T>();
   for (const row of rows) {

@@ -1,4 +1,4 @@
-// The bad-input catalogue (issue 7): every kind of bad record a producer can put on the input
+// The bad-input catalogue: every kind of bad record a producer can put on the input
 // stream, sent between good records through the REAL mapper, reducer and closer handlers on the
 // emulators. For each one: the bad record lands in rejected/ (or late/) with a specific reason and
 // its own shard and sequence number; the good records around it are counted exactly; and nothing
@@ -580,9 +580,9 @@ describe('bad-input catalogue: each bad record is rejected with its reason; noth
 
 // Pipeline bugs this catalogue found (fixed): each test states the behaviour we want.
 describe('bad inputs that expose pipeline bugs', () => {
-  // BUG 1 — combiner.ts rejectEvent() stores JSON.stringify(decoded.value), not the record's bytes:
+  // BUG 1 — mapper-batch.ts rejectEvent() stored JSON.stringify(decoded.value), not the record's bytes:
   // 1e400 shows up as null, -0 as 0, whitespace and key order are lost, and payloadBytes/Sha256 do
-  // not match what the producer sent (DESIGN §5: "raw payload"). Fix: keep the user record's bytes
+  // not match what the producer sent (rejected/ keeps the raw payload). Fix: keep the user record's bytes
   // (a Buffer view, no copy) on DecodedEvent and pass them to reject().
   it('rejected/ keeps the raw bytes of a record that failed validation (1e400 must not become null)', async () => {
     await withHarness(async (h) => {

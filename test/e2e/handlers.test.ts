@@ -1,6 +1,6 @@
 // The mapper, reducer and closer handlers against real emulators (kinesalite, dynalite, S3 and
 // the Firehose emulator), with deliveries shaped by hand to reproduce every failure the
-// exactly-once protocol must survive (issue 3). Results are compared with an independent oracle.
+// exactly-once protocol must survive. Results are compared with an independent oracle.
 import type { KinesisStreamEvent } from 'aws-lambda';
 import sensorAverages from '../../jobs/sensor-averages';
 import { defineJob, type Job } from '../../functions/core/job';

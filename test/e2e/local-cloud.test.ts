@@ -1,4 +1,4 @@
-// The embedded local cloud running what `cdk synth` produced (issue 5): sensor events in, final
+// The embedded local cloud running what `cdk synth` produced: sensor events in, final
 // results in S3 equal to an independent computation — also when a mapper crashes mid-batch
 // and a reducer times out or crashes after its writes.
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';

@@ -1,4 +1,4 @@
-// `npm run verify` at a reduced size (issue 7): 3,000 records in 3 rounds on a fresh embedded
+// `npm run verify` at a reduced size: 3,000 records in 3 rounds on a fresh embedded
 // cloud, every planned fault on, compared with the DuckDB oracle — the verdict must pass. Then the
 // same comparison on tampered results (a window dropped, a count doubled, an aggregate nudged past
 // its tolerance) must fail: a verifier that cannot fail proves nothing.

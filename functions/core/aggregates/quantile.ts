@@ -3,7 +3,7 @@
 //
 // The library does the per-value work (logarithmic key mapping, dense bin stores; accept() does not
 // allocate except when a store grows). Three parts are done here instead:
-// - merge: sketches-js 2.1.1's merge() drops the negative-value store (DataDog/sketches-js#22),
+// - merge: sketches-js 2.1.1's merge() drops the negative-value store (a bug of that release),
 //   so bins are merged key by key through the stores' own add().
 // - encoding: toProto() writes the whole padded bin array as 8-byte doubles (1.4 KB base64 for a
 //   single value, 5.5 KB for a 400-bin span, and it drops min/max). We write JSON

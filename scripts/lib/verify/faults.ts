@@ -46,7 +46,7 @@ export interface DrainOutcome {
 
 interface FaultSpec {
   id: string;
-  /** The kind of fault it stands for in the issue's list (the verdict wants each kind to fire). */
+  /** The kind of fault it stands for (the verdict wants each kind to fire). */
   category: string;
   /** Armed before round `slot` (0-based; with fewer rounds, the last round). */
   slot: number;
