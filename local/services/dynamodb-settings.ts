@@ -90,7 +90,7 @@ export class TableSettings {
 
   /** Records the table's encryption; an error answer when the table does not exist. */
   private async storeSse(table: string, spec: SseSpecification): Promise<ServiceResponse | undefined> {
-    const value = JSON.stringify({ SSEEnabled: spec.SSEEnabled === true, ...(spec.SSEType ? { SSEType: spec.SSEType } : {}), ...(spec.KMSMasterKeyId ? { KMSMasterKeyId: spec.KMSMasterKeyId } : {}) });
+    const value = JSON.stringify({ Enabled: spec.Enabled === true, ...(spec.SSEType ? { SSEType: spec.SSEType } : {}), ...(spec.KMSMasterKeyId ? { KMSMasterKeyId: spec.KMSMasterKeyId } : {}) });
     const result = await this.call('TagResource', { ResourceArn: this.tableArn(table), Tags: [{ Key: SSE_TAG, Value: value }] });
     return result.status === 200 ? undefined : json(result.data, result.status);
   }

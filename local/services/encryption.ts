@@ -5,8 +5,9 @@
 // describe call answers as the deployed configuration says, as it would on AWS.
 import { createHash } from 'node:crypto';
 
+/** The DynamoDB API's SSESpecification (CloudFormation calls `Enabled` SSEEnabled). */
 export interface SseSpecification {
-  readonly SSEEnabled?: boolean;
+  readonly Enabled?: boolean;
   readonly SSEType?: string;
   readonly KMSMasterKeyId?: string;
 }
@@ -26,7 +27,7 @@ export function kmsKeyArn(key: string, accountId: string, region: string): strin
 
 /** DescribeTable's SSEDescription; undefined when the table uses an AWS owned key (SSE not enabled). */
 export function sseDescription(spec: SseSpecification, accountId: string, region: string): Record<string, unknown> | undefined {
-  if (!spec.SSEEnabled) return undefined;
+  if (!spec.Enabled) return undefined;
   if (spec.SSEType === 'AES256') return { Status: 'ENABLED', SSEType: 'AES256' };
   return { Status: 'ENABLED', SSEType: 'KMS', KMSMasterKeyArn: kmsKeyArn(spec.KMSMasterKeyId || 'alias/aws/dynamodb', accountId, region) };
 }

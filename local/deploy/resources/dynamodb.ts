@@ -10,18 +10,19 @@ import {
   UpdateTableCommand,
   UpdateTimeToLiveCommand,
   type CreateTableCommandInput,
+  type SSEType,
 } from '@aws-sdk/client-dynamodb';
 import type { DeployedResource, HandlerArgs, ResourceStatus } from '../types';
 import { bool, errorName, errorText, isRecord, nameFor, num, str, tagMap, waitUntil } from './common';
 
-/** SSESpecification as the API takes it (a global table keeps it under SSESpecification too). */
-function sseSpecification(p: Record<string, unknown>): { SSEEnabled: boolean; SSEType?: string; KMSMasterKeyId?: string } | undefined {
+/** The template's SSESpecification (`SSEEnabled`) as the API takes it (`Enabled`). */
+function sseSpecification(p: Record<string, unknown>): { Enabled: boolean; SSEType?: SSEType; KMSMasterKeyId?: string } | undefined {
   const spec = isRecord(p['SSESpecification']) ? p['SSESpecification'] : undefined;
   if (!spec) return undefined;
   const enabled = bool(spec['SSEEnabled']) ?? false;
-  const type = str(spec['SSEType']);
+  const type = str(spec['SSEType']) as SSEType | undefined;
   const key = str(spec['KMSMasterKeyId']);
-  return { SSEEnabled: enabled, ...(type ? { SSEType: type } : {}), ...(key ? { KMSMasterKeyId: key } : {}) };
+  return { Enabled: enabled, ...(type ? { SSEType: type } : {}), ...(key ? { KMSMasterKeyId: key } : {}) };
 }
 
 export async function deployTable(a: HandlerArgs, global: boolean): Promise<DeployedResource> {
@@ -70,7 +71,7 @@ export async function deployTable(a: HandlerArgs, global: boolean): Promise<Depl
   if (status === 'reused') {
     // A table made before encryption and tags were recorded locally gets them now.
     if (Object.keys(tags).length) await dynamodb.send(new TagResourceCommand({ ResourceArn: arn, Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })) }));
-    if (sse) await dynamodb.send(new UpdateTableCommand({ TableName: name, SSESpecification: sse as never }));
+    if (sse) await dynamodb.send(new UpdateTableCommand({ TableName: name, SSESpecification: sse }));
   }
   const ttl = isRecord(p['TimeToLiveSpecification']) ? p['TimeToLiveSpecification'] : undefined;
   if (ttl && bool(ttl['Enabled']) !== false && str(ttl['AttributeName'])) {
