@@ -2,8 +2,9 @@
 // `npm run query`'s own code — listed and cached by scripts/lib/s3-cache.ts, queried in DuckDB
 // through the views of scripts/lib/duckdb.ts — so the page shows what `npm run query` returns. One
 // DuckDB session per job is kept while the listing (keys and ETags) is unchanged, and rebuilt when
-// Firehose writes something new.
-import { resultColumns } from '../scripts/query';
+// Firehose writes something new. (The session is opened exactly as executeQuery in scripts/query.ts
+// opens it; the query there is one-shot, this one is kept.)
+import { inferredColumns, resultColumns } from '../scripts/query';
 import { plainRows, QuerySession } from '../scripts/lib/duckdb';
 import { emptyFetchStats, fetchToCache, listOutputObjects, OUTPUT_KINDS, type ListedObject, type OutputKind } from '../scripts/lib/s3-cache';
 import type { KeyVolume, RankedWindow, RawRecord, ReasonCount, RecordRef, ResultRow, ResultsSnapshot, SeriesData } from './api';
@@ -59,7 +60,7 @@ export class OutputStore {
         const stats = emptyFetchStats();
         const files: Partial<Record<OutputKind, string[]>> = {};
         for (const kind of OUTPUT_KINDS) files[kind] = await fetchToCache(this.deployment.s3, objects[kind], this.cacheDir, stats);
-        const session = await QuerySession.open({ files, filter: { job: name }, resultColumns: resultColumns([name]) });
+        const session = await QuerySession.open({ files, filter: { job: name }, resultColumns: resultColumns([name]), inferredColumns: inferredColumns([name]) });
         open?.session.close();
         open = { signature, session };
         this.sessions.set(name, open);

@@ -87,8 +87,12 @@ export function duration(ms: number | null | undefined): string {
 export function numberCell(v: unknown): HTMLTableCellElement {
   if (typeof v === 'number') return h('td', { class: 'num', 'data-value': String(v) }, num(v));
   if (v === null || v === undefined) return h('td', { class: 'num', 'data-value': '' }, '—');
-  const text = typeof v === 'string' ? v : JSON.stringify(v);
-  return h('td', { 'data-value': text, title: text.length > 80 ? text : undefined }, text.length > 80 ? `${text.slice(0, 79)}…` : text);
+  const json = typeof v === 'string' ? v : JSON.stringify(v);
+  // Top-k lists read better as "serverless 12 · aws 7 · …" (the exact list stays in data-value).
+  const ranked = Array.isArray(v) && v.every((x) => typeof x === 'object' && x !== null && 'value' in x && 'count' in x);
+  const text = ranked ? (v as { value: unknown; count: unknown }[]).map((x) => `${String(x.value)} ${String(x.count)}`).join(' · ') : json;
+  if (ranked) return h('td', { 'data-value': json, title: text.length > 80 ? text : undefined }, text.length > 80 ? `${text.slice(0, 79)}…` : text);
+  return h('td', { 'data-value': json, title: json.length > 80 ? json : undefined }, json.length > 80 ? `${json.slice(0, 79)}…` : json);
 }
 
 export function table(caption: string, headers: string[], rows: Node[][], attrs: Record<string, string> = {}): HTMLTableElement {

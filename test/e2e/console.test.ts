@@ -23,6 +23,25 @@ import { runQuery } from '../../scripts/query';
 
 jest.setTimeout(240_000);
 
+// The page's globals, as far as these tests read them inside the browser (the project's tsconfig
+// has no DOM library: everything else here runs in Node).
+interface PageElement {
+  readonly dataset: Record<string, string | undefined>;
+  readonly textContent: string | null;
+  readonly children: ArrayLike<PageElement> & Iterable<PageElement>;
+  getAttribute(name: string): string | null;
+  closest(selector: string): PageElement | null;
+  querySelector(selector: string): PageElement | null;
+  querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement>;
+}
+interface ChartData {
+  timestamps: number[];
+  series: { label: string; values: (number | null)[] }[];
+}
+declare const document: { querySelector(selector: string): PageElement | null };
+declare const location: { hash: string };
+declare const window: { riffleConsole: { charts: Map<string, { data: ChartData }> } };
+
 const JOB = 'trending-hashtags';
 const quiet = { write: () => true };
 const started = Date.now();
@@ -74,9 +93,10 @@ async function show(view: string, extra = ''): Promise<void> {
 async function tableRows(selector: string): Promise<Record<string, string>[]> {
   return page.$$eval(`${selector} tbody tr`, (rows) =>
     rows.map((tr) => {
-      const table = tr.closest('table') as HTMLTableElement;
+      const row = tr as unknown as PageElement;
+      const table = row.closest('table') as PageElement;
       const headers = [...table.querySelectorAll('thead th')].map((th) => th.textContent ?? '');
-      return Object.fromEntries([...tr.children].map((cell, i) => [headers[i] ?? String(i), (cell as HTMLElement).dataset.value ?? cell.textContent ?? '']));
+      return Object.fromEntries([...row.children].map((cell, i) => [headers[i] ?? String(i), cell.dataset.value ?? cell.textContent ?? '']));
     }),
   );
 }
@@ -135,7 +155,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     // The history chart's input series (records/s per 10 s period) × 10 s = every record put.
     await page.waitForFunction(
       (sent) => {
-        const chart = (window as unknown as { riffleConsole: { charts: Map<string, { data: { series: { values: (number | null)[] }[] } }> } }).riffleConsole.charts.get('history');
+        const chart = window.riffleConsole.charts.get('history');
         const input = chart?.data.series[0]?.values ?? [];
         return Math.round(input.reduce<number>((a, v) => a + (v ?? 0), 0) * 10) === sent;
       },
@@ -188,10 +208,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
   it('Results: the chart series, its table and the latest windows equal npm run query', async () => {
     await show('results', '&agg=mentions&top=5');
     const top = await query('SELECT key, sum(eventCount) AS events FROM results GROUP BY key ORDER BY events DESC, key LIMIT 5');
-    const chart = await page.evaluate(() => {
-      const c = (window as unknown as { riffleConsole: { charts: Map<string, { data: { timestamps: number[]; series: { label: string; values: (number | null)[] }[] } }> } }).riffleConsole.charts.get('results');
-      return c?.data;
-    });
+    const chart = await page.evaluate(() => window.riffleConsole.charts.get('results')?.data);
     expect(chart?.series.map((s) => s.label)).toEqual(top.map((t) => t.key));
     const rows = await query(`SELECT key, epoch_ms(windowStart) AS t, mentions FROM results WHERE key IN (${top.map((t) => `'${String(t.key)}'`).join(', ')}) ORDER BY t, key`);
     const drawn = chart?.series.flatMap((s) => (chart?.timestamps ?? []).flatMap((t, i) => (s.values[i] === null ? [] : [`${s.label}@${t}=${s.values[i]}`]))).sort();
@@ -212,7 +229,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     await page.keyboard.type(picked);
     await page.keyboard.press('Enter');
     await page.waitForFunction((k) => document.querySelector('.chips')?.textContent?.includes(k) === true && document.querySelector('main')?.getAttribute('aria-busy') === 'false', picked);
-    const one = await page.evaluate(() => (window as unknown as { riffleConsole: { charts: Map<string, { data: { series: { label: string }[] } }> } }).riffleConsole.charts.get('results')?.data.series.map((s) => s.label));
+    const one = await page.evaluate(() => window.riffleConsole.charts.get('results')?.data.series.map((s) => s.label));
     expect(one).toEqual([picked]);
   });
 
@@ -223,7 +240,10 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     );
     expect(expected.length).toBeGreaterThan(3);
     const shown = await page.$$eval('#ranked [data-key]', (cards) =>
-      cards.flatMap((card) => [...card.querySelectorAll('li')].map((li) => `${(card as HTMLElement).dataset.key}:${li.dataset.value}=${li.dataset.count}`)),
+      cards.flatMap((card) => {
+        const c = card as unknown as PageElement;
+        return [...c.querySelectorAll('li')].map((li) => `${c.dataset.key}:${li.dataset.value}=${li.dataset.count}`);
+      }),
     );
     expect(shown).toEqual(expected.map((r) => `${String(r.key)}:${String(r.value)}=${String(r.count)}`));
     await screenshot('ranked');

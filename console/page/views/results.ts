@@ -22,8 +22,8 @@ function rowsTable(caption: string, rows: readonly ResultRow[], aggregates: read
     ['key', 'window start', 'window end', 'final', 'version', 'events', ...aggregates],
     rows.map((r) => [
       h('td', {}, r.key),
-      h('td', { 'data-value': String(r.windowStart) }, time(r.windowStart)),
-      h('td', {}, time(r.windowEnd)),
+      h('td', { 'data-value': String(r.windowStart), class: 'time' }, time(r.windowStart)),
+      h('td', { class: 'time' }, time(r.windowEnd)),
       h('td', {}, r.final ? 'yes' : 'live'),
       numberCell(r.version),
       numberCell(r.eventCount),
