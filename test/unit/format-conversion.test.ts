@@ -11,6 +11,8 @@ import { parseTimestamp } from '../../local/services/format-conversion/openx-jso
 import {
   compileFormatConversion,
   conversionErrorDocument,
+  conversionFailure,
+  parquetBody,
   convertRecords,
   type FormatConversion,
   FormatConversionConfigError,
@@ -168,6 +170,15 @@ describe('records → Parquet, read back by DuckDB', () => {
     expect((await readBack(result.body!)).rows).toEqual([expect.objectContaining({ resultid: 'ok', count: 1n })]);
   });
 
+  test('checked on arrival: conversionFailure says why a record would fail; a buffer of checked records becomes one object', async () => {
+    const conversion = compile();
+    const good = [line({ resultId: 'a', count: 1 }), line({ resultId: 'b', count: 2 })];
+    expect(good.map((r) => conversionFailure(conversion, r))).toEqual([undefined, undefined]);
+    expect(conversionFailure(conversion, line({ count: 'many' }))).toBe('column count (bigint): cannot convert "many"');
+    expect((await readBack(parquetBody(conversion, good))).rows.map((r) => r.count)).toEqual([1n, 2n]);
+    expect(() => parquetBody(conversion, [line({ count: 'many' })])).toThrow('record format conversion failed for a buffered record');
+  });
+
   test('no convertible record: no object, every record failed', () => {
     const result = convertRecords(compile(), [Buffer.from('nope')]);
     expect(result.body).toBeUndefined();
@@ -176,7 +187,7 @@ describe('records → Parquet, read back by DuckDB', () => {
 
   test('the error document has the fields AWS documents, naming the Glue table', () => {
     const record = line({ count: 'x' });
-    const doc = conversionErrorDocument({ record, message: 'bad', arrivalMs: 1, nowMs: 2, conversion: compile(), accountId: '000000000000', region: 'us-east-1' });
+    const doc = conversionErrorDocument({ record, message: 'bad', arrivalMs: 1, nowMs: 2, conversion: compile(), streamArn: 'arn:aws:firehose:us-east-1:000000000000:deliverystream/s' });
     expect(doc).toEqual({
       attemptsMade: 1,
       arrivalTimestamp: 1,

@@ -186,6 +186,30 @@ function parseDocument(text: string): unknown {
   }
 }
 
+/**
+ * Why a record would fail conversion, or undefined when it converts. The emulator checks each record
+ * as it arrives and routes a failing one to the error output at once (AWS finds it when it converts
+ * the buffer; what lands in S3 is the same), so a buffer holds only records that convert.
+ */
+export function conversionFailure(conversion: FormatConversion, record: Buffer): string | undefined {
+  try {
+    for (const doc of documents(record)) deserializeRecord(doc, conversion.columns, conversion.openx);
+    return undefined;
+  } catch (err) {
+    if (err instanceof ConversionError) return err.message;
+    throw err;
+  }
+}
+
+/** The Parquet object of a buffer whose records were all checked by conversionFailure. */
+export function parquetBody(conversion: FormatConversion, records: readonly Buffer[]): Buffer {
+  const result = convertRecords(conversion, records);
+  const failed = result.failed[0];
+  if (failed) throw new Error(`record format conversion failed for a buffered record: ${failed.message}`);
+  if (!result.body) throw new Error('record format conversion: the buffer has no record');
+  return result.body;
+}
+
 /** Converts the records of one buffer; never throws for bad records (they come back in `failed`). */
 export function convertRecords(conversion: FormatConversion, records: readonly Buffer[]): ConversionResult {
   const rows: Record<string, unknown>[] = [];
@@ -216,19 +240,15 @@ export function convertRecords(conversion: FormatConversion, records: readonly B
   return { body: Buffer.from(arrayBuffer), rows: rows.length, failed };
 }
 
-/** The error document AWS writes for a record that failed conversion (one JSON line in the error object). */
-export function conversionErrorDocument(args: {
-  record: Buffer;
-  message: string;
-  arrivalMs: number;
-  nowMs: number;
-  conversion: FormatConversion;
-  accountId: string;
-  region: string;
-}): Record<string, unknown> {
+/**
+ * The error document AWS writes for a record that failed conversion (one JSON line in the error
+ * object). The catalog's account and region default to the delivery stream's (from its ARN).
+ */
+export function conversionErrorDocument(args: { record: Buffer; message: string; arrivalMs: number; nowMs: number; conversion: FormatConversion; streamArn: string }): Record<string, unknown> {
   const { table } = args.conversion;
-  const catalogId = table.catalogId ?? args.accountId;
-  const region = table.region ?? args.region;
+  const [, , , arnRegion = '', arnAccount = ''] = args.streamArn.split(':');
+  const catalogId = table.catalogId ?? arnAccount;
+  const region = table.region ?? arnRegion;
   return {
     attemptsMade: 1,
     arrivalTimestamp: args.arrivalMs,
