@@ -11,15 +11,16 @@ import { benchMapperCore } from './bench/mapper-core';
 import { PRICES_US_EAST_1 } from './bench/prices';
 import { projectionTable } from './bench/projection';
 import { benchResultsFormat } from './bench/results-format';
+import { benchUploadMemory } from './bench/upload-memory';
 import { benchWorkloadW, type WorkloadWResult } from './bench/workload-w';
 import { type CommandSpec, intOption, runMain } from './lib/cli';
 
-const SECTIONS = ['mapper-core', 'workload-w', 'results-format', 'latency', 'end-to-end'] as const;
+const SECTIONS = ['mapper-core', 'workload-w', 'results-format', 'latency', 'end-to-end', 'upload-memory'] as const;
 
 const spec: CommandSpec = {
   name: 'npm run bench --',
   summary: 'measure mapper throughput, DynamoDB/Lambda use and cost of workload W, update-mode latency, end-to-end throughput; write bench-report/',
-  usage: 'npm run bench -- [--only mapper-core,workload-w,results-format,latency,end-to-end] [--events 1000000] [--aggregation 100] [--rate 278] [--seconds 60] [--reducer-window 5] [--out bench-report]',
+  usage: 'npm run bench -- [--only mapper-core,workload-w,results-format,latency,end-to-end,upload-memory] [--events 1000000] [--aggregation 100] [--rate 278] [--seconds 60] [--reducer-window 5] [--out bench-report]',
   options: {
     only: { type: 'string', description: `comma-separated sections to run (${SECTIONS.join(', ')}); the cost section follows workload-w and latency`, default: 'all' },
     events: { type: 'string', description: 'events in workload W and the end-to-end run', default: '1000000', integer: { min: 1_000 } },
@@ -110,6 +111,14 @@ runMain(spec, async (parsed) => {
       ...rows,
       '',
     );
+  }
+  if (only.includes('upload-memory')) {
+    console.log('local cloud memory under large S3 uploads (4 concurrent PutObject of 500 MB, streamed)…');
+    const r = await benchUploadMemory({ log: (l) => console.log(l) });
+    report.uploadMemory = r;
+    const line = `RSS baseline ${num(r.baselineRssMb)} MB · peak ${num(r.peakRssMb)} MB (target < ${num(r.peakTargetMb)}) · after ${num(r.afterRssMb)} MB (target ≤ baseline + ${r.settleTargetMb}) · ${r.mbPerSec.toFixed(0)} MB/s · ${r.objectsVerified}/${r.uploads} objects verified → ${r.met ? 'met' : 'NOT met'}`;
+    console.log(`  ${line}`);
+    md.push('## Local cloud memory under uploads', '', `${r.uploads} concurrent PutObject of ${num(r.bytesPerUpload / 1_000_000)} MB each (SDK v3, aws-chunked streams) into the endpoint running in its own process; its RSS sampled every 100 ms.`, '', line, '');
   }
   if (only.includes('latency')) {
     const ratePerSec = intOption(parsed, 'rate', 278);
