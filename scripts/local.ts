@@ -10,7 +10,7 @@ import { synth } from './lib/synth';
 const spec: CommandSpec = {
   name: 'npm run local --',
   summary: 'run the embedded local cloud with every Riffle stack deployed, until Ctrl-C',
-  usage: 'npm run local -- [--port 4566] [--fresh] [--no-synth] [--stacks Riffle-clickstream,…] [--time-scale 1]',
+  usage: 'npm run local -- [--port 4566] [--fresh] [--no-synth] [--stacks Riffle-clickstream,…] [--time-scale 1] [--no-iam]',
   options: {
     port: { type: 'string', description: 'port of the single endpoint', default: '4566', integer: { min: 0, max: 65_535 } },
     fresh: { type: 'boolean', description: 'wipe .riffle/ (streams, tables, output files, checkpoints) first' },
@@ -18,6 +18,7 @@ const spec: CommandSpec = {
     stacks: { type: 'string', description: 'comma-separated stacks to deploy', default: 'all' },
     'time-scale': { type: 'string', description: 'speed up schedules and Firehose buffering intervals by this factor', default: '1', integer: { min: 1, max: 1000 } },
     'data-dir': { type: 'string', description: 'state directory', default: '.riffle' },
+    'no-iam': { type: 'boolean', description: "do not check the functions' AWS calls against their roles' IAM policies (checked by default, as on AWS)" },
   },
   examples: ['npm run local', 'npm run local -- --fresh', 'npm run local -- --port 4567 --stacks Riffle-clickstream'],
 };
@@ -33,6 +34,7 @@ runMain(spec, async (parsed) => {
     port: intOption(parsed, 'port', 4566),
     dataDir,
     fresh: parsed.values.fresh === true,
+    iam: parsed.values['no-iam'] !== true,
     timeScale: intOption(parsed, 'time-scale', 1),
     ...(stacks ? { stacks } : {}),
     log: (l) => console.log(l),
@@ -57,6 +59,8 @@ runMain(spec, async (parsed) => {
   }
   lines.push('', 'Ctrl-C to stop (flushes Firehose buffers first).');
   console.log(lines.join('\n'));
+  const web = await (await import('../console/attach')).attachConsole(cloud).catch((error: Error) => console.log(`(the console did not start: ${error.message})`));
+  if (web) console.log(`Console: ${web.url}  (the pipeline, windows and results of every job; npm run console -- --help)`);
 
   await new Promise<void>((resolve) => {
     let stopping = false;

@@ -21,13 +21,14 @@ const SOURCE = 'sensor-averages';
 const spec: CommandSpec = {
   name: 'npm start --',
   summary: 'run the sensor-averages pipeline end to end on the embedded local cloud and print its results',
-  usage: 'npm start -- [--events N] [--port 4566] [--keep-running] [--rows 15]',
+  usage: 'npm start -- [--events N] [--port 4566] [--keep-running] [--rows 15] [--no-iam]',
   options: {
     events: { type: 'string', description: 'how many of the 60,000 sample readings to send', default: '60000', integer: { min: 1, max: 60_000 } },
     port: { type: 'string', description: 'port of the local endpoint (0 picks a free one)', default: '4566', integer: { min: 0, max: 65_535 } },
     'keep-running': { type: 'boolean', description: 'stay up after printing the results (Ctrl-C stops, flushing Firehose first)' },
     rows: { type: 'string', description: 'result rows to print', default: '15', integer: { min: 0 } },
     'data-dir': { type: 'string', description: 'state directory of the demo, wiped at every start (npm run local keeps its own in .riffle/)', default: '.riffle/start' },
+    'no-iam': { type: 'boolean', description: "do not check the functions' AWS calls against their roles' IAM policies (checked by default, as on AWS)" },
   },
   examples: ['npm start', 'npm start -- --events 10000', 'npm start -- --keep-running'],
 };
@@ -88,7 +89,7 @@ runMain(spec, async (parsed) => {
   console.log('synthesizing the CDK app (npm run synth)…');
   await synth({ log: (l) => console.log(l) });
 
-  const cloud = await startLocalCloud({ port, dataDir, fresh: true, stacks: [stackName(SOURCE)], log: (l) => console.log(l), functionLogs: () => undefined });
+  const cloud = await startLocalCloud({ port, dataDir, fresh: true, stacks: [stackName(SOURCE)], iam: parsed.values['no-iam'] !== true, log: (l) => console.log(l), functionLogs: () => undefined });
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
@@ -159,7 +160,8 @@ runMain(spec, async (parsed) => {
   console.log(`query them: npm run query -- "SELECT key, windowStart, temperature_avg FROM results ORDER BY temperature_avg DESC LIMIT 5"  (with npm run local up)`);
 
   if (parsed.values['keep-running'] === true) {
-    console.log(`\nstill running at ${cloud.endpoint}; Ctrl-C to stop`);
+    const web = await (await import('../console/attach')).attachConsole(cloud).catch(() => undefined);
+    console.log(`\nstill running at ${cloud.endpoint}${web ? ` · console: ${web.url}` : ''}; Ctrl-C to stop`);
     await new Promise(() => undefined);
   }
   await cloud.stop();
