@@ -51,7 +51,8 @@ export function createCloserHandler(job: Job, settings: CloserSettings, clients:
 /** The Lambda handler of `job`: configured from the environment on the first invocation. */
 export function closerLambda(job: Job): (event: CloserEvent, context: Context) => Promise<CloserSummary> {
   let configured: ReturnType<typeof createCloserHandler> | undefined;
-  return (event, context) => {
+  // async: a configuration error becomes a rejected invocation, like any other failure.
+  return async (event, context) => {
     configured ??= createCloserHandler(job, readRoleSettings('closer'));
     return configured(event, context);
   };

@@ -80,7 +80,8 @@ export function createMapperHandler(job: Job, settings: MapperSettings, clients:
 /** The Lambda handler of `job`: configured from the environment on the first invocation. */
 export function mapperLambda(job: Job): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
   let configured: ReturnType<typeof createMapperHandler> | undefined;
-  return (event, context) => {
+  // async: a configuration error becomes a rejected invocation, like any other failure.
+  return async (event, context) => {
     configured ??= createMapperHandler(job, readRoleSettings('mapper'));
     return configured(event, context);
   };

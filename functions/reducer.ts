@@ -77,7 +77,8 @@ export function createReducerHandler(job: Job, settings: ReducerSettings, client
 /** The Lambda handler of `job`: configured from the environment on the first invocation. */
 export function reducerLambda(job: Job): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
   let configured: ReturnType<typeof createReducerHandler> | undefined;
-  return (event, context) => {
+  // async: a configuration error becomes a rejected invocation, like any other failure.
+  return async (event, context) => {
     configured ??= createReducerHandler(job, readRoleSettings('reducer'));
     return configured(event, context);
   };
