@@ -42,7 +42,7 @@ runMain(spec, async (parsed) => {
   const lines = [
     '',
     `Riffle local cloud running at ${cloud.endpoint} (Kinesis, DynamoDB, S3, Firehose, Lambda on one port)`,
-    `state: ${path.relative(process.cwd(), dataDir) || '.'}/ · output files: ${path.relative(process.cwd(), cloud.server.s3Dir)}/<bucket>/ · outputs: ${path.relative(process.cwd(), path.join(dataDir, 'outputs.json'))}`,
+    `state: ${path.relative(process.cwd(), dataDir) || '.'}/ · output objects: s3://<bucket>/ on the endpoint · outputs: ${path.relative(process.cwd(), path.join(dataDir, 'outputs.json'))}`,
     '',
     'In another terminal:',
     '  npm run produce -- --job clickstream --count 10000',

@@ -155,8 +155,8 @@ runMain(spec, async (parsed) => {
   if (counted + rejected.length + late.length !== lines.length) {
     console.log(`warning: counted + rejected + late = ${(counted + rejected.length + late.length).toLocaleString()} ≠ ${lines.length.toLocaleString()} sent`);
   }
-  const s3Root = path.relative(process.cwd(), path.join(cloud.server.s3Dir, bucket)) || '.';
-  console.log(`files: ${s3Root}/results/ (GZIP JSON lines by window hour) · ${s3Root}/rejected/ · ${s3Root}/late/`);
+  const s3Root = `s3://${bucket}`;
+  console.log(`objects: ${s3Root}/results/ (GZIP JSON lines by window hour) · ${s3Root}/rejected/ · ${s3Root}/late/ (any S3 client with --endpoint-url ${cloud.endpoint}, with --keep-running)`);
   console.log(`query them: npm run query -- "SELECT key, windowStart, temperature_avg FROM results ORDER BY temperature_avg DESC LIMIT 5"  (with npm run local up)`);
 
   if (parsed.values['keep-running'] === true) {
