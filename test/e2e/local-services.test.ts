@@ -1,7 +1,7 @@
 // End-to-end tests of the local cloud's single endpoint (local/server.ts) with the real AWS SDK v3
 // clients and no special flags: Kinesis over HTTP/1.1 and the SDK's default HTTP/2, DynamoDB
 // (GSI, conditions, capacity stats, TTL sweeper, throttling), S3 (path and virtual-host style,
-// aws-chunked uploads, files on disk), Firehose (buffering by interval and size, prefix
+// aws-chunked uploads), Firehose (buffering by interval and size, prefix
 // expressions, dynamic partitioning, GZIP, error output, injected failures) and stop()
 // flushing buffers into a dataDir that a restarted server serves again.
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
