@@ -5,7 +5,7 @@
 // through, and a client signing for another region sees an empty region.
 import { CreateTableCommand, DeleteItemCommand, DescribeTableCommand, DynamoDBClient, ListTablesCommand, PutItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeDeliveryStreamCommand, FirehoseClient, PutRecordBatchCommand } from '@aws-sdk/client-firehose';
-import { CreateStreamCommand, DescribeStreamSummaryCommand, KinesisClient, ListStreamsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { CreateStreamCommand, DescribeStreamSummaryCommand, GetRecordsCommand, GetShardIteratorCommand, KinesisClient, ListStreamsCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -111,7 +111,12 @@ test('Kinesis: allowed on the granted stream, AccessDeniedException with AWS mes
   const big = Array.from({ length: 200 }, (_, i) => ({ PartitionKey: `k${i}`, Data: Buffer.alloc(600, i) }));
   expect((await rejection(kinesis.send(new PutRecordsCommand({ StreamName: 'input', Records: big })))).name).toBe('AccessDeniedException');
   expect((await kinesis.send(new PutRecordsCommand({ StreamName: 'shuffle', Records: big }))).FailedRecordCount).toBe(0);
-  kinesis.destroy();
+  // GetRecords names no stream: it is checked on the stream its shard iterator points into.
+  const root = clients(admin);
+  const iterator = await root.kinesis.send(new GetShardIteratorCommand({ StreamName: 'input', ShardId: 'shardId-000000000000', ShardIteratorType: 'TRIM_HORIZON' }));
+  const read = await rejection(kinesis.send(new GetRecordsCommand({ ShardIterator: iterator.ShardIterator })));
+  expect(read).toEqual({ name: 'AccessDeniedException', message: denied('kinesis:GetRecords', `arn:aws:kinesis:${REGION}:${ACCOUNT}:stream/input`), status: 400 });
+  for (const client of [kinesis, ...Object.values(root)]) client.destroy();
 });
 
 test('DynamoDB: a grant on the table does not cover its index; an explicit deny wins over the allow', async () => {
@@ -148,7 +153,7 @@ test('Firehose, S3 (XML, 403) and Lambda (REST, 403) refusals', async () => {
 
 test('denials are counted and logged once per call site; the administrator is never checked; enforcing=false lets calls through', async () => {
   const stats = server.iam.stats();
-  expect(stats.denied).toBeGreaterThanOrEqual(7);
+  expect(stats.denied).toBeGreaterThanOrEqual(8);
   expect(stats.checked).toBeGreaterThan(stats.denied);
   const line = warnings.find((w) => w.includes('kinesis:PutRecords'));
   expect(line).toMatch(/IAM denied kinesis:PutRecords on arn:aws:kinesis:us-east-1:000000000000:stream\/input to function Riffle-Mapper-XYZ \(role Riffle-MapperRole-ABC\).*--no-iam/);
