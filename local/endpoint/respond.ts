@@ -26,8 +26,10 @@ export function wireProtocol(req: { readonly headers: IncomingHttpHeaders; reado
   if (header(req, 'x-amz-target')) return 'json';
   const scope = signingService(req);
   const contentType = header(req, 'content-type') ?? '';
-  if ((scope && QUERY_SERVICES.has(scope)) || contentType.startsWith('application/x-www-form-urlencoded')) return 'query';
-  if (LAMBDA_PATH.test((req.url ?? '').split('?')[0] ?? '') || (scope !== undefined && scope !== 's3')) return 'rest-json';
+  const path = (req.url ?? '/').split('?')[0];
+  // An unsigned form POST to / is awsQuery too; S3 has no operation there (a form-encoded S3 PUT stays S3).
+  if ((scope && QUERY_SERVICES.has(scope)) || (scope === undefined && path === '/' && contentType.startsWith('application/x-www-form-urlencoded'))) return 'query';
+  if (LAMBDA_PATH.test(path ?? '') || (scope !== undefined && scope !== 's3')) return 'rest-json';
   return 's3';
 }
 
