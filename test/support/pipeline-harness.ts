@@ -79,21 +79,21 @@ export class PipelineHarness {
         TableName: this.names.table,
         BillingMode: 'PAY_PER_REQUEST',
         AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-          { AttributeName: 'openPk', AttributeType: 'S' },
-          { AttributeName: 'closeAt', AttributeType: 'N' },
+          { AttributeName: STATE_TABLE.partitionKey, AttributeType: 'S' },
+          { AttributeName: STATE_TABLE.sortKey, AttributeType: 'S' },
+          { AttributeName: STATE_TABLE.openPartitionKey, AttributeType: 'S' },
+          { AttributeName: STATE_TABLE.openSortKey, AttributeType: 'N' },
         ],
         KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
+          { AttributeName: STATE_TABLE.partitionKey, KeyType: 'HASH' },
+          { AttributeName: STATE_TABLE.sortKey, KeyType: 'RANGE' },
         ],
         GlobalSecondaryIndexes: [
           {
             IndexName: STATE_TABLE.openWindowsIndex,
             KeySchema: [
-              { AttributeName: 'openPk', KeyType: 'HASH' },
-              { AttributeName: 'closeAt', KeyType: 'RANGE' },
+              { AttributeName: STATE_TABLE.openPartitionKey, KeyType: 'HASH' },
+              { AttributeName: STATE_TABLE.openSortKey, KeyType: 'RANGE' },
             ],
             Projection: { ProjectionType: 'KEYS_ONLY' },
           },

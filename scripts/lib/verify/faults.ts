@@ -5,6 +5,7 @@
 // exercises more than a crash in the first batch, when the watermark is still −∞.
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import type { ArmedServiceFault, LocalCloud } from '../../../local/cloud';
+import { openPartitions, STATE_TABLE } from '../../../functions/contract/table';
 
 /** The physical names the faults target (from the stack outputs). */
 export interface FaultTargets {
@@ -167,16 +168,16 @@ export function armRound(cloud: LocalCloud, t: FaultTargets, round: number, roun
 /** Windows still open (items in the sparse open-windows index, any close time). */
 export async function openWindowCount(cloud: LocalCloud, t: FaultTargets): Promise<number> {
   let total = 0;
-  // docs/CONTRACTS.md: GSI `open-windows`, partition `J#<job>#O#<0–7>`, sort key `closeAt`.
-  for (let p = 0; p < 8; p++) {
+  for (const partition of openPartitions(t.job)) {
     let start: Record<string, never> | undefined;
     do {
       const page = await cloud.clients.dynamodb.send(
         new QueryCommand({
           TableName: t.table,
-          IndexName: 'open-windows',
-          KeyConditionExpression: 'openPk = :p',
-          ExpressionAttributeValues: { ':p': { S: `J#${t.job}#O#${p}` } },
+          IndexName: STATE_TABLE.openWindowsIndex,
+          KeyConditionExpression: '#p = :p',
+          ExpressionAttributeNames: { '#p': STATE_TABLE.openPartitionKey },
+          ExpressionAttributeValues: { ':p': { S: partition } },
           Select: 'COUNT',
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
