@@ -13,6 +13,7 @@ import type { StreamConfig } from './firehose-config';
 import { objectName, renderPrefix } from './firehose-prefix';
 import type { Segment, SegmentHeader, SegmentStore } from './firehose-journal';
 import { PARTITIONING_FAILED, type RoutedRecord } from './firehose-records';
+import { parquetBody, type FormatConversion } from './format-conversion/parquet';
 
 const gzip = promisify(gzipCallback);
 
@@ -62,6 +63,8 @@ interface PartitionBuffer {
   readonly bucket: string;
   readonly key: string;
   readonly gzip: boolean;
+  /** Data buffers of a stream that converts: the object is Parquet. */
+  readonly conversion?: FormatConversion;
   readonly chunks: Buffer[];
   bytes: number;
   readonly segment?: Segment;
@@ -79,6 +82,8 @@ export interface BufferEngineOptions {
   readonly totals: DeliveryStreamStats;
   /** A stream's counters, if it still exists (recovered segments may outlive their stream). */
   readonly statsOf: (stream: string) => DeliveryStreamStats | undefined;
+  /** A stream's record format conversion, if it converts (recovered data segments are converted with it). */
+  readonly conversionOf?: (stream: string) => FormatConversion | undefined;
 }
 
 const RETRY_DELAYS_MS = [200, 500, 1_000, 2_000, 4_000];
@@ -155,7 +160,7 @@ export class BufferEngine {
     this.options.logger.warn(`recovering ${records} record(s) accepted before a crash: ${found.length} journal segment(s) in ${store.dir}`);
     const work = (async () => {
       for (const s of found) {
-        const buffer: PartitionBuffer = { id: `recovered:${s.file}`, stream: s.header.stream, kind: s.header.kind, bucket: s.header.bucket, key: s.header.key, gzip: s.header.gzip, chunks: s.records, bytes: s.records.reduce((n, r) => n + r.length, 0) };
+        const buffer: PartitionBuffer = { id: `recovered:${s.file}`, stream: s.header.stream, kind: s.header.kind, bucket: s.header.bucket, key: s.header.key, gzip: s.header.gzip, ...conversionOf(s.header.kind, this.options.conversionOf?.(s.header.stream)), chunks: s.records, bytes: s.records.reduce((n, r) => n + r.length, 0) };
         const delivered = await this.deliver(buffer, s.file);
         if (delivered) {
           this.options.totals.recordsRecovered += s.records.length;
@@ -198,7 +203,7 @@ export class BufferEngine {
     const key = prefix + objectName(stream.name, stream.version, arrival, config.extension, randomUUID());
     const header: SegmentHeader = { v: 1, stream: stream.name, kind: first.kind, bucket: config.bucket, key, gzip: config.gzip, openedAt: arrival };
     const segment = this.options.segments?.open(header);
-    const buffer: PartitionBuffer = { id: first.partition, stream: stream.name, kind: first.kind, bucket: config.bucket, key, gzip: config.gzip, chunks: [], bytes: 0, ...(segment ? { segment } : {}) };
+    const buffer: PartitionBuffer = { id: first.partition, stream: stream.name, kind: first.kind, bucket: config.bucket, key, gzip: config.gzip, ...conversionOf(first.kind, config.conversion), chunks: [], bytes: 0, ...(segment ? { segment } : {}) };
     buffers.set(first.partition, buffer);
     const delay = config.intervalSeconds * 1000 * this.options.timeScale;
     // Interval 0 (zero buffering) still coalesces the records of one request.
@@ -218,7 +223,7 @@ export class BufferEngine {
   /** Writes the object (with retries), then drops its journal segment. True when written. */
   private async deliver(buffer: PartitionBuffer, journalFile: string | undefined): Promise<boolean> {
     const raw = Buffer.concat(buffer.chunks, buffer.bytes);
-    const body = buffer.gzip ? await gzip(raw) : raw;
+    const body = buffer.conversion ? parquetBody(buffer.conversion, buffer.chunks) : buffer.gzip ? await gzip(raw) : raw;
     const records = buffer.chunks.length;
     const streamStats = this.options.statsOf(buffer.stream);
     const count = (f: (s: DeliveryStreamStats) => void): void => {
@@ -251,6 +256,11 @@ export class BufferEngine {
     });
     return true;
   }
+}
+
+/** Only data buffers are converted (error output stays JSON lines, as on AWS). */
+function conversionOf(kind: 'data' | 'error', conversion: FormatConversion | undefined): { conversion?: FormatConversion } {
+  return kind === 'data' && conversion ? { conversion } : {};
 }
 
 async function removeRecovered(file: string): Promise<void> {

@@ -1,13 +1,14 @@
 // Firehose delivery stream configuration: validates a CreateDeliveryStream input (API or
 // CloudFormation `AWS::KinesisFirehose::DeliveryStream` properties, same field names) the way AWS
 // does and compiles what delivery needs (bucket, prefixes, buffering hints, compression, JQ,
-// processors). Unsupported settings (Lambda processors, format conversion, other destinations)
-// are rejected here, so a stack fails at deploy instead of behaving differently locally.
+// processors, record format conversion to Parquet). Unsupported settings (Lambda processors, ORC,
+// other destinations) are rejected here, so a stack fails at deploy instead of behaving differently locally.
 import { compileJq, JqUnsupportedError } from './jq';
 import type { JqProgram } from './jq';
 import { compilePrefix, effectiveDataPrefix, effectiveErrorPrefix, PrefixError } from './firehose-prefix';
 import type { CompiledPrefix } from './firehose-prefix';
 import { isRecord } from './http';
+import { compileFormatConversion, FormatConversionConfigError, type FormatConversion } from './format-conversion/parquet';
 
 export class FirehoseConfigError extends Error {
   override readonly name = 'FirehoseConfigError';
@@ -30,6 +31,8 @@ export interface StreamConfig {
   readonly jq?: JqProgram;
   readonly appendDelimiter?: Buffer;
   readonly deaggregation?: Deaggregation;
+  /** Record format conversion (JSON → Parquet with a Glue table's columns), when configured. */
+  readonly conversion?: FormatConversion;
 }
 
 export function num(value: unknown, what: string, min: number, max: number, fallback: number): number {
@@ -119,8 +122,12 @@ export function compileStreamConfig(input: Record<string, unknown>): StreamConfi
   }
   const timeZone = str(dest.CustomTimeZone, 'CustomTimeZone');
   if (timeZone && timeZone !== 'UTC') throw new FirehoseConfigError(`CustomTimeZone ${timeZone} is not supported by the local cloud (UTC only)`);
-  if (isRecord(dest.DataFormatConversionConfiguration) && bool(dest.DataFormatConversionConfiguration.Enabled ?? true)) {
-    throw new FirehoseConfigError('DataFormatConversionConfiguration (Parquet/ORC) is not supported by the local cloud');
+  let conversion: FormatConversion | undefined;
+  try {
+    conversion = compileFormatConversion(dest);
+  } catch (err) {
+    if (err instanceof FormatConversionConfigError) throw new FirehoseConfigError(err.message);
+    throw err;
   }
   if ((str(dest.S3BackupMode, 'S3BackupMode') ?? 'Disabled') !== 'Disabled') {
     throw new FirehoseConfigError('S3BackupMode Enabled is not supported by the local cloud');
@@ -219,5 +226,6 @@ export function compileStreamConfig(input: Record<string, unknown>): StreamConfi
     ...(jq ? { jq } : {}),
     ...(appendDelimiter ? { appendDelimiter } : {}),
     ...(deaggregation ? { deaggregation } : {}),
+    ...(conversion ? { conversion } : {}),
   };
 }

@@ -2,11 +2,13 @@
 // configures, in AWS's order — RecordDeAggregation (JSON documents or a delimiter), partition keys
 // from the MetadataExtraction JQ query (dynamic partitioning), AppendDelimiterToRecord — and the
 // routing of each resulting record to its partition buffer, or to the error output
-// (`partitioning-failed`, in AWS's error record format) when its keys cannot be extracted.
+// (`partitioning-failed`, in AWS's error record format) when its keys cannot be extracted, or
+// (`format-conversion-failed`) when the stream converts to Parquet and the record does not fit.
 // Pure: no buffering, timers or I/O, so the buffer engine and its journal see finished payloads.
 import { JqRuntimeError } from './jq';
 import type { JqValue } from './jq';
 import type { StreamConfig } from './firehose-config';
+import { conversionErrorDocument, conversionFailure, FORMAT_CONVERSION_FAILED } from './format-conversion/parquet';
 
 export const PARTITIONING_FAILED = 'partitioning-failed';
 
@@ -57,6 +59,12 @@ export function routeRecord(config: StreamConfig, record: Buffer, context: Routi
       partitionKeys = extracted;
     }
     const payload = config.appendDelimiter ? Buffer.concat([sub, config.appendDelimiter]) : sub;
+    const failure = config.conversion ? conversionFailure(config.conversion, payload) : undefined;
+    if (config.conversion && failure !== undefined) {
+      const document = conversionErrorDocument({ record: sub, message: failure, arrivalMs: context.arrival, nowMs: context.now, conversion: config.conversion, streamArn: context.streamArn });
+      out.push({ partition: `e:${FORMAT_CONVERSION_FAILED}`, kind: 'error', errorType: FORMAT_CONVERSION_FAILED, payload: Buffer.from(`${JSON.stringify(document)}\n`) });
+      continue;
+    }
     const partition = partitionKeys ? `d:${JSON.stringify(config.dataPrefix.queryKeys.map((k) => partitionKeys?.[k]))}` : 'd:';
     out.push({ partition, kind: 'data', ...(partitionKeys ? { partitionKeys } : {}), payload });
   }

@@ -120,6 +120,7 @@ export class FirehoseEmulator {
       ...(journalDir ? { segments: new SegmentStore(journalDir, options.fsync ?? 'commit') } : {}),
       totals: this.totals,
       statsOf: (name) => this.streams.get(name)?.stats,
+      conversionOf: (name) => this.streams.get(name)?.config.conversion,
     });
     this.load();
     // What a killed predecessor accepted goes out first (flushAll() and stop() wait for it).
