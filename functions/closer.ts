@@ -10,6 +10,7 @@ import { METRIC, readRoleSettings, type CloserSettings } from './contract';
 import type { Job } from './core/job';
 import { closeRun, type CloserPorts, type CloserSummary } from './core/protocol/close-run';
 import { createClients, type Clients } from './commons/clients';
+import { configuredOnFirstCall } from './commons/lambda-entry';
 import { outputPort } from './commons/delivery';
 import { checkJobSetting } from './commons/job-setting';
 import { powertools } from './commons/powertools';
@@ -50,10 +51,5 @@ export function createCloserHandler(job: Job, settings: CloserSettings, clients:
 
 /** The Lambda handler of `job`: configured from the environment on the first invocation. */
 export function closerLambda(job: Job): (event: CloserEvent, context: Context) => Promise<CloserSummary> {
-  let configured: ReturnType<typeof createCloserHandler> | undefined;
-  // async: a configuration error becomes a rejected invocation, like any other failure.
-  return async (event, context) => {
-    configured ??= createCloserHandler(job, readRoleSettings('closer'));
-    return configured(event, context);
-  };
+  return configuredOnFirstCall(() => createCloserHandler(job, readRoleSettings('closer')));
 }

@@ -13,6 +13,7 @@ import type { InputRecord } from './core/input-decoding';
 import type { Job } from './core/job';
 import { MapperAttempt, RecordAfterFailure, type MapperPorts } from './core/protocol/map-attempt';
 import { createClients, type Clients } from './commons/clients';
+import { configuredOnFirstCall } from './commons/lambda-entry';
 import { outputPort } from './commons/delivery';
 import { checkJobSetting } from './commons/job-setting';
 import { powertools } from './commons/powertools';
@@ -79,10 +80,5 @@ export function createMapperHandler(job: Job, settings: MapperSettings, clients:
 
 /** The Lambda handler of `job`: configured from the environment on the first invocation. */
 export function mapperLambda(job: Job): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
-  let configured: ReturnType<typeof createMapperHandler> | undefined;
-  // async: a configuration error becomes a rejected invocation, like any other failure.
-  return async (event, context) => {
-    configured ??= createMapperHandler(job, readRoleSettings('mapper'));
-    return configured(event, context);
-  };
+  return configuredOnFirstCall(() => createMapperHandler(job, readRoleSettings('mapper')));
 }

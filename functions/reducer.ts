@@ -15,6 +15,7 @@ import type { Job } from './core/job';
 import { reduceBatch, type ReducerPorts } from './core/protocol/reduce-batch';
 import { type Bundle, decodeBundle } from './core/shuffle-format';
 import { createClients, type Clients } from './commons/clients';
+import { configuredOnFirstCall } from './commons/lambda-entry';
 import { outputPort } from './commons/delivery';
 import { checkJobSetting } from './commons/job-setting';
 import { powertools } from './commons/powertools';
@@ -76,10 +77,5 @@ export function createReducerHandler(job: Job, settings: ReducerSettings, client
 
 /** The Lambda handler of `job`: configured from the environment on the first invocation. */
 export function reducerLambda(job: Job): (event: KinesisStreamEvent, context: Context) => Promise<KinesisStreamBatchResponse> {
-  let configured: ReturnType<typeof createReducerHandler> | undefined;
-  // async: a configuration error becomes a rejected invocation, like any other failure.
-  return async (event, context) => {
-    configured ??= createReducerHandler(job, readRoleSettings('reducer'));
-    return configured(event, context);
-  };
+  return configuredOnFirstCall(() => createReducerHandler(job, readRoleSettings('reducer')));
 }
