@@ -6,6 +6,7 @@
 // CloudWatch (cloudwatch:namespace).
 import type { IncomingHttpHeaders } from 'node:http';
 import { classifyCall, type GateRequest, type ServiceCall } from '../../local/iam/calls';
+import { PARSE_WHOLE_BYTES } from '../../local/iam/calls/call';
 import { cborEncode } from '../../local/iam/cbor';
 import { signatureScope } from '../../local/iam/credentials';
 
@@ -54,8 +55,11 @@ describe('Kinesis', () => {
   test('a large batch is named by its top-level StreamName, not by a key inside the records', () => {
     const records = Array.from({ length: 300 }, (_, i) => ({ PartitionKey: 'StreamName', Data: Buffer.alloc(300, i).toString('base64') }));
     const body = Buffer.from(`{"Records":${JSON.stringify(records)},"StreamName" : "shuffle"}`);
-    expect(body.length).toBeGreaterThan(64 * 1024);
+    expect(body.length).toBeGreaterThan(PARSE_WHOLE_BYTES);
     expect(checks(call({ target: 'Kinesis_20131202.PutRecords', body }))).toEqual([['kinesis:PutRecords', stream('shuffle')]]);
+    // Away from both edges it is still found; StreamARN names it when StreamName is absent.
+    const middle = Buffer.from(`{"Records":${JSON.stringify(records)},"StreamARN":"${stream('mid')}","ExplicitHashKeys":${JSON.stringify(records)}}`);
+    expect(checks(call({ target: 'Kinesis_20131202.PutRecords', body: middle }))).toEqual([['kinesis:PutRecords', stream('mid')]]);
   });
 
   test('CBOR requests (the Java SDK) are named too', () => {

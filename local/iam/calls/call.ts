@@ -71,36 +71,52 @@ export function jsonBody(req: GateRequest): Record<string, unknown> | undefined 
 }
 
 /**
- * Top-level string fields of a large JSON body, without parsing it whole: inside JSON strings
- * every `"` is escaped, so an unescaped `"Name"` followed by `:` is a key. Only valid for bodies
- * whose nested objects never reuse these key names (Kinesis and Firehose record batches, whose
- * records hold only Data / PartitionKey / ExplicitHashKey).
+ * The first of `keys` (in priority order) present as a top-level string field of a large JSON
+ * body, found without parsing it whole: inside JSON strings every `"` is escaped, so an unescaped
+ * `"Name"` followed by `:` is a key. Only valid for bodies whose nested objects never reuse these
+ * key names (Kinesis and Firehose record batches, whose records hold only Data / PartitionKey /
+ * ExplicitHashKey). The SDKs write the stream's name before or after the records, so the first
+ * and last kilobytes are searched before the whole body.
  */
-export function topLevelStrings(body: Buffer, keys: readonly string[]): Record<string, string> {
-  const out: Record<string, string> = {};
+export function topLevelString(body: Buffer, keys: readonly string[]): { key: string; value: string } | undefined {
+  const EDGE = 1024;
   for (const key of keys) {
     const needle = Buffer.from(`"${key}"`);
+    const head = body.subarray(0, EDGE).indexOf(needle);
+    const tail = body.length > EDGE ? body.subarray(body.length - EDGE).lastIndexOf(needle) : -1;
+    for (const at of [head, tail < 0 ? -1 : body.length - EDGE + tail]) {
+      const value = at < 0 ? undefined : stringValueAt(body, at + needle.length);
+      if (value !== undefined) return { key, value };
+    }
+    // Not at either edge (or only as a value there): every occurrence, in order.
     for (let at = body.indexOf(needle); at >= 0; at = body.indexOf(needle, at + needle.length)) {
-      let i = at + needle.length;
-      while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
-      if (body[i] !== 0x3a /* : */) continue;
-      i++;
-      while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09)) i++;
-      if (body[i] !== 0x22 /* " */) break;
-      const start = i;
-      i++;
-      while (i < body.length && body[i] !== 0x22) i += body[i] === 0x5c /* \ */ ? 2 : 1;
-      try {
-        const value: unknown = JSON.parse(body.subarray(start, i + 1).toString('utf8'));
-        if (typeof value === 'string') out[key] = value;
-      } catch {
-        // malformed: the service answers SerializationException
-      }
-      break;
+      const value = stringValueAt(body, at + needle.length);
+      if (value !== undefined) return { key, value };
     }
   }
-  return out;
+  return undefined;
+}
+
+const WHITESPACE = new Set([0x20, 0x0a, 0x0d, 0x09]);
+
+/** The JSON string after `: ` at position `i`, or undefined when what follows is not `: "…"`. */
+function stringValueAt(body: Buffer, from: number): string | undefined {
+  let i = from;
+  while (WHITESPACE.has(body[i] ?? -1)) i++;
+  if (body[i] !== 0x3a /* : */) return undefined;
+  i++;
+  while (WHITESPACE.has(body[i] ?? -1)) i++;
+  if (body[i] !== 0x22 /* " */) return undefined;
+  const start = i;
+  i++;
+  while (i < body.length && body[i] !== 0x22) i += body[i] === 0x5c /* \ */ ? 2 : 1;
+  try {
+    const value: unknown = JSON.parse(body.subarray(start, i + 1).toString('utf8'));
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined; // malformed: the service answers SerializationException
+  }
 }
 
 /** Bodies up to this size are parsed whole; larger record batches are scanned for their names. */
-export const PARSE_WHOLE_BYTES = 64 * 1024;
+export const PARSE_WHOLE_BYTES = 4 * 1024;

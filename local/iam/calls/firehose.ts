@@ -1,6 +1,6 @@
 // Amazon Data Firehose requests → IAM checks: every operation on the delivery stream ARN
 // (`arn:aws:firehose:<region>:<account>:deliverystream/<name>`), ListDeliveryStreams on "*".
-import { bodyBuffer, PARSE_WHOLE_BYTES, topLevelStrings, type CallScope, type GateRequest, type ServiceCall } from './call';
+import { bodyBuffer, PARSE_WHOLE_BYTES, topLevelString, type CallScope, type GateRequest, type ServiceCall } from './call';
 
 export function firehoseCall(req: GateRequest, operation: string, scope: CallScope): ServiceCall {
   const base = { service: 'firehose', operation, protocol: 'json-1.1' } as const;
@@ -8,7 +8,7 @@ export function firehoseCall(req: GateRequest, operation: string, scope: CallSco
   if (operation === 'ListDeliveryStreams') return { ...base, reach: 'list', authorizations: [{ action, resource: '*' }] };
   const body = bodyBuffer(req);
   let name: string | undefined;
-  if (body && body.length > PARSE_WHOLE_BYTES) name = topLevelStrings(body, ['DeliveryStreamName']).DeliveryStreamName;
+  if (body && body.length > PARSE_WHOLE_BYTES) name = topLevelString(body, ['DeliveryStreamName'])?.value;
   else if (body && body.length > 0) {
     try {
       const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;

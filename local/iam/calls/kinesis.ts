@@ -4,7 +4,7 @@
 // on "*", as the Service Authorization Reference lists them.
 import { streamOfShardIterator } from '../../services/kinesis';
 import { cborTextField } from '../cbor';
-import { bodyBuffer, PARSE_WHOLE_BYTES, topLevelStrings, type CallScope, type GateRequest, type ServiceCall } from './call';
+import { bodyBuffer, PARSE_WHOLE_BYTES, topLevelString, type CallScope, type GateRequest, type ServiceCall } from './call';
 
 const ACCOUNT_LEVEL = new Set(['DescribeLimits', 'DescribeAccountSettings', 'UpdateAccountSettings', 'ListStreams']);
 const CONSUMER_OPS = new Set(['DescribeStreamConsumer', 'DeregisterStreamConsumer', 'SubscribeToShard']);
@@ -23,7 +23,11 @@ function fieldsOf(req: GateRequest, cbor: boolean): Fields {
     }
     return out;
   }
-  if (body.length > PARSE_WHOLE_BYTES) return topLevelStrings(body, FIELDS);
+  if (body.length > PARSE_WHOLE_BYTES) {
+    // Only record batches are this large; they name their stream by StreamName or StreamARN.
+    const found = topLevelString(body, ['StreamName', 'StreamARN']);
+    return found ? { [found.key]: found.value } : {};
+  }
   try {
     const parsed = JSON.parse(body.toString('utf8')) as Record<string, unknown>;
     const out: Fields = {};
