@@ -91,6 +91,8 @@ export interface PipelineSnapshot {
   /** Objects under aws/lambda/ in the bucket: batches that exhausted their retries. */
   readonly failedBatches: number;
   readonly alarms: readonly AlarmView[];
+  /** How far back the history goes (s). */
+  readonly historyS: number;
   /** Input and output records/s over the last minutes (for the chart). */
   readonly history: { readonly timestamps: number[]; readonly inputPerS: (number | null)[]; readonly outputPerS: (number | null)[] };
   /** Problems reading a source (e.g. CloudWatch unreachable); the rest is still shown. */

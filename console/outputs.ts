@@ -13,9 +13,10 @@ import type { Deployment, JobResources } from './deployment';
 /**
  * A record's reason without its particulars, to group by: times, numbers in parentheses and
  * bracketed ranges are dropped, and the text is cut at the first ':' (what follows is the detail:
- * "schema: ts: Invalid input" → "schema"; "window [… (n), … (n)) closed at … (…)" → "window closed at …").
+ * "schema: ts: Invalid input" → "schema"; "window [… (n), … (n)) closed at … (…); watermark is … (n)" →
+ * "window closed at …; watermark is …").
  */
-const PROBLEM = String.raw`trim(split_part(regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(reason, '(none)'), '\d{4}-\d\d-\d\dT[0-9:.]+Z', '…', 'g'), '\s*\(\d+\)', '', 'g'), '\s*\[[^\]]*\)', '', 'g'), '\s*\([^)]*\)', '', 'g'), ':', 1))`;
+const PROBLEM = String.raw`trim(split_part(regexp_replace(regexp_replace(regexp_replace(regexp_replace(coalesce(reason, '(none)'), '\d{4}-\d\d-\d\dT[0-9:.]+Z', '…', 'g'), '\s*\(\d+\)', '', 'g'), '\s*\[[^\])]*\)', '', 'g'), '\s*\([^)]*\)', '', 'g'), ':', 1))`;
 
 const RESERVED = new Set(['resultId', 'job', 'key', 'windowStart', 'windowEnd', 'final', 'version', 'eventCount', 'emittedAt']);
 
@@ -166,7 +167,7 @@ export class OutputStore {
               shardId: String(p.shardId ?? ''),
               sequenceNumber: String(p.sequenceNumber ?? ''),
               subSequenceNumber: Number(p.subSequenceNumber ?? 0),
-              summary: kind === 'late' ? `key ${String(p.key)}, event time ${String(p.eventTime)}: ${String(p.reason)}` : `partition key ${String(p.partitionKey)}: ${String(p.reason)}`,
+              summary: kind === 'late' ? `key ${String(p.key)}, event time ${String(p.eventTime)}, window ${String(p.windowStart)}` : `partition key ${String(p.partitionKey)}: ${String(p.reason)}`,
             }),
           ),
       }));

@@ -229,6 +229,7 @@ export async function pipelineSnapshot(d: Deployment, r: JobResources, settings:
     },
     failedBatches,
     alarms,
+    historyS: settings.historyS,
     history,
     warnings,
   };

@@ -2,9 +2,10 @@
 // live rates, open windows with late and rejected records, and the results as charts and tables.
 // It reads everything through the public AWS APIs of the target (CloudWatch, DynamoDB, S3), so it
 // shows the same on the embedded cloud, LocalStack and AWS (console/server.ts).
+import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { startConsole } from '../console/server';
 import { type CommandSpec, intOption, runMain, UsageError } from './lib/cli';
-import { endpointWarning, isTargetName, resolveTarget, TARGET_NAMES } from './lib/targets';
+import { endpointWarning, explainError, isTargetName, resolveTarget, TARGET_NAMES } from './lib/targets';
 
 export const consoleSpec: CommandSpec = {
   name: 'npm run console --',
@@ -34,6 +35,10 @@ if (require.main === module) {
     const resolved = resolveTarget(target, { ...(endpoint ? { endpoint } : {}), ...(region ? { region } : {}), ...(outputs ? { outputsFile: outputs } : {}) });
     const server = await startConsole({ target: resolved, port: intOption(parsed, 'port', 4580), log: (l) => console.error(l) });
     console.log(`Riffle console for --target ${target}: ${server.url}  (${[...server.deployment.jobs.keys()].join(', ') || 'no jobs deployed'}; Ctrl-C to stop)`);
+    // The page says so too, but a target that cannot be reached is worth a line here.
+    await server.deployment.cloudwatch.send(new DescribeAlarmsCommand({ MaxRecords: 1 })).catch((error: unknown) => {
+      console.error(`warning: ${explainError(resolved, error) ?? (error as Error).message}; the page will show data once it answers`);
+    });
     await new Promise<void>((resolve) => {
       const stop = () => void server.close().then(resolve, resolve);
       process.once('SIGINT', stop);

@@ -18,6 +18,8 @@ export interface ChartData {
   readonly timestamps: readonly number[];
   readonly series: readonly ChartSeries[];
   readonly yLabel: string;
+  /** Fixed x range (ms); by default the data's, widened when there is a single point. */
+  readonly xRange?: readonly [number, number];
 }
 
 /** The chart instances on the page, by id (tests read what each one draws). */
@@ -32,11 +34,18 @@ export function renderChart(container: HTMLElement, id: string, data: ChartData)
     return;
   }
   const width = Math.max(320, Math.min(container.clientWidth || 900, 1400));
+  const first = data.timestamps[0] as number;
+  const last = data.timestamps[data.timestamps.length - 1] as number;
+  const xRange: [number, number] | undefined = data.xRange
+    ? [data.xRange[0] / 1000, data.xRange[1] / 1000]
+    : first === last
+      ? [first / 1000 - 60, last / 1000 + 60] // one point: a minute either side, not uPlot's years
+      : undefined;
   const opts: uPlot.Options = {
     title: data.title,
     width,
     height: 300,
-    scales: { x: { time: true } },
+    scales: { x: { time: true, ...(xRange ? { range: () => xRange } : {}) } },
     axes: [{ stroke: '#24292f', grid: { stroke: '#d0d7de' } }, { stroke: '#24292f', grid: { stroke: '#d0d7de' }, label: data.yLabel, size: 70 }],
     legend: { live: true },
     tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),

@@ -38,7 +38,7 @@ interface ChartData {
   timestamps: number[];
   series: { label: string; values: (number | null)[] }[];
 }
-declare const document: { querySelector(selector: string): PageElement | null };
+declare const document: { querySelector(selector: string): PageElement | null; querySelectorAll(selector: string): ArrayLike<PageElement> & Iterable<PageElement> };
 declare const location: { hash: string };
 declare const window: { riffleConsole: { charts: Map<string, { data: ChartData }> } };
 
@@ -122,10 +122,15 @@ beforeAll(async () => {
   page = await context.newPage();
   page.on('pageerror', (e) => external.push(`page error: ${e.message}`));
 
+  // Two hours of posts with bad records, then — once the watermark has moved — a few stragglers
+  // older than any open window (late), while the page watches.
   const log = path.join(cacheDir, 'sent.jsonl');
-  const argv = ['--job', JOB, '--count', '3000', '--duration', '2h', '--seed', '21', '--bad-fraction', '3%', '--late-fraction', '2%', '--max-delay', '5s', '--log', log];
+  const argv = ['--job', JOB, '--count', '3000', '--duration', '2h', '--seed', '21', '--bad-fraction', '3%', '--max-delay', '5s', '--log', log];
   expect(await runProduce(argv, { stdout: quiet, stderr: quiet, target })).toBe(0);
-  sentRecords = readFileSync(log, 'utf8').split('\n').filter(Boolean).length;
+  await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 500 });
+  const lateLog = path.join(cacheDir, 'late.jsonl');
+  expect(await runProduce(['--job', JOB, '--count', '300', '--duration', '10m', '--seed', '22', '--late-fraction', '20%', '--log', lateLog], { stdout: quiet, stderr: quiet, target })).toBe(0);
+  sentRecords = [log, lateLog].reduce((n, file) => n + readFileSync(file, 'utf8').split('\n').filter(Boolean).length, 0);
   // The pipeline is processing now: the first view is taken live.
   await page.goto(`${consoleServer.url}#view=pipeline&job=${JOB}`);
   await page.waitForSelector('main[data-view="pipeline"] #edges');
@@ -147,6 +152,12 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     expect(edges.map((e) => `${e.from}→${e.to}`)).toEqual(['producers→input', 'input→mapper', 'mapper→shuffle', 'shuffle→reducer', 'reducer→closer', 'closer→firehose', 'firehose→s3']);
     expect(Number(edges[0]?.['records/s'])).toBeGreaterThan(0);
     expect(Number(edges[0]?.['bytes/s'])).toBeGreaterThan(0);
+    // The mappers' and reducers' reads show up too while the batches flow (a 30 s rate window).
+    await page.waitForFunction(
+      () => ['input', 'shuffle'].every((from) => [...document.querySelectorAll('#edges tbody tr')].some((tr) => tr.querySelector('td')?.textContent === from && Number(tr.querySelector('td:nth-child(3)')?.getAttribute('data-value') || 0) > 0)),
+      undefined,
+      { timeout: 60_000 },
+    );
     await screenshot('pipeline');
     await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 1_500 });
     const drained = await cloud.runtime.invoke(cloud.outputs[stackName(JOB)]?.[outputKey(JOB, 'CloserFunction')] as string, { drain: true });
@@ -182,9 +193,13 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     const [late] = await query('SELECT count(*) AS n FROM late');
     const [rejected] = await query('SELECT count(*) AS n FROM rejected');
     expect(Number(rejected?.n)).toBeGreaterThan(40);
+    expect(Number(late?.n)).toBeGreaterThan(20);
     await expect(page.getAttribute('#late-total', 'data-value')).resolves.toBe(String(late?.n));
     await expect(page.getAttribute('#rejected-total', 'data-value')).resolves.toBe(String(rejected?.n));
     expect(await page.getAttribute('#open-windows', 'data-value')).toBe('0'); // drained: every window closed
+    const lateReasons = await tableRows('#late-reasons');
+    expect(lateReasons.length).toBeLessThan(5); // all of them shown: their counts add up to the total
+    expect(lateReasons.reduce((n, r) => n + Number(r.records), 0)).toBe(Number(late?.n));
     const reasons = await tableRows('#rejected-reasons');
     expect(reasons.length).toBeGreaterThan(2);
     for (const r of reasons) {
@@ -246,6 +261,22 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
       }),
     );
     expect(shown).toEqual(expected.map((r) => `${String(r.key)}:${String(r.value)}=${String(r.count)}`));
+    // An earlier (full) window, chosen from the window list.
+    const options = await page.$$eval('#window option', (os) => os.map((o) => (o as unknown as { value: string }).value));
+    const chosen = options[Math.min(10, options.length - 1)] as string;
+    const renders = Number(await page.getAttribute('main', 'data-renders'));
+    await page.selectOption('#window', chosen);
+    await page.waitForFunction((before) => Number(document.querySelector('main')?.dataset.renders) > before && document.querySelector('main')?.getAttribute('aria-busy') === 'false', renders);
+    const earlier = await query(
+      `SELECT key, t.value AS value, t.count AS count FROM (SELECT key, unnest(top_hashtags) AS t FROM results WHERE epoch_ms(windowStart) = ${Number(chosen)}) ORDER BY key, count DESC, value`,
+    );
+    const shownEarlier = await page.$$eval('#ranked [data-key]', (cards) =>
+      cards.flatMap((card) => {
+        const c = card as unknown as PageElement;
+        return [...c.querySelectorAll('li')].map((li) => `${c.dataset.key}:${li.dataset.value}=${li.dataset.count}`);
+      }),
+    );
+    expect(shownEarlier).toEqual(earlier.map((r) => `${String(r.key)}:${String(r.value)}=${String(r.count)}`));
     await screenshot('ranked');
   });
 

@@ -6,8 +6,8 @@ import type { PipelineSnapshot } from '../../api';
 import { renderChart } from '../chart';
 import { bytesRate, duration, fill, h, int, numberCell, rate, svg, table, time } from '../dom';
 
-const NODE_W = 104;
-const PITCH = 142;
+const NODE_W = 128;
+const PITCH = 160;
 const TOP = 16;
 const BOX_H = 58;
 
@@ -109,5 +109,6 @@ export function renderPipeline(main: HTMLElement, p: PipelineSnapshot, rateWindo
       { label: 'delivered to S3 records/s', values: p.history.outputPerS },
     ],
     yLabel: 'records/s',
+    xRange: [p.now - p.historyS * 1000, p.now],
   });
 }
