@@ -186,6 +186,9 @@ exports.handler = async (event, context) => {
   beforeAll(() => {
     const d = writeHandler(dir, 'side', SIDE_EFFECT);
     runtime.register({ name: 'side', assetDir: d, handler: 'index.handler', timeoutSeconds: 30 });
+    // A 1 s Timeout lets the timeout fault wait for the real deadline: the handler always runs to
+    // its end first, however slow the machine (a fixed 200 ms cut raced the cold start).
+    runtime.register({ name: 'side-1s', assetDir: d, handler: 'index.handler', timeoutSeconds: 1 });
   });
 
   const notes = () => collector.invocations.map((i) => i.note);
@@ -229,10 +232,10 @@ exports.handler = async (event, context) => {
   });
 
   test('timeout makes an invocation time out (the handler ran, the worker is terminated)', async () => {
-    faults.timeout('side', { invocation: 1, afterMs: 200 });
-    const r = await runtime.invoke('side', { tag: 'to' });
+    faults.timeout('side-1s', { invocation: 1 });
+    const r = await runtime.invoke('side-1s', { tag: 'to' });
     expect(r.timedOut).toBe(true);
-    expect(r.error?.errorMessage).toContain('Task timed out after 30.00 seconds');
+    expect(r.error?.errorMessage).toContain('Task timed out after 1.00 seconds');
     expect(notes()).toContain('to:1');
     expect(faults.fired().map((f) => f.kind)).toEqual(expect.arrayContaining(['throw', 'crashAfterHandler', 'crashAfterCalls', 'crashAfterMs', 'timeout']));
   });
