@@ -95,7 +95,7 @@ export function renderPipeline(main: HTMLElement, p: PipelineSnapshot, rateWindo
         { id: 'shards' }),
     ),
     h('section', { 'aria-labelledby': 'counters-h' }, h('h3', { id: 'counters-h' }, `Counters (functions' metrics, last ${rateWindowS} s)`),
-      table('Counters', ['events', 'rejected', 'late events', 'late partials', 'state writes', 'write conflicts', 'duplicate partials', 'windows closed'],
+      table('Riffle metrics (namespace Riffle, summed over the job\'s functions)', ['Events', 'RejectedEvents', 'LateEvents', 'LatePartials', 'StateWrites', 'StateConflicts', 'DuplicatePartials', 'WindowsClosed'],
         [[numberCell(c.events), numberCell(c.rejected), numberCell(c.late), numberCell(c.latePartials), numberCell(c.stateWrites), numberCell(c.stateConflicts), numberCell(c.duplicatePartials), numberCell(c.windowsClosed)]],
         { id: 'counters' }),
     ),
