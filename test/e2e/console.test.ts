@@ -53,6 +53,7 @@ let browser: Browser;
 let page: Page;
 let sentRecords = 0;
 let cacheDir: string;
+/** Requests that tried to leave the console, page errors and console errors: must stay empty. */
 const external: string[] = [];
 const shotsDir = process.env.RIFFLE_SCREENSHOTS ? path.resolve(process.env.RIFFLE_SCREENSHOTS) : undefined;
 
@@ -121,6 +122,10 @@ beforeAll(async () => {
   });
   page = await context.newPage();
   page.on('pageerror', (e) => external.push(`page error: ${e.message}`));
+  // Content-Security-Policy violations and failed loads show up as console errors.
+  page.on('console', (m) => {
+    if (m.type() === 'error') external.push(`console error: ${m.text()}`);
+  });
 
   // Two hours of posts with bad records, then — once the watermark has moved — a few stragglers
   // older than any open window (late), while the page watches.
@@ -216,7 +221,8 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     expect(JSON.parse((await page.textContent('#record-json')) as string).reason).toBe(row?.reason);
     expect(await page.textContent('#record-payload')).toBe(row?.payloadText ?? '(not UTF-8: see payload, base64)');
     await screenshot('record');
-    await page.keyboard.press('Escape');
+    await page.click('#record button[type="submit"]');
+    expect(await page.$eval('#record', (d) => (d as unknown as { open: boolean }).open)).toBe(false);
     await screenshot('windows');
   });
 
@@ -253,7 +259,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     const expected = await query(
       'SELECT key, t.value AS value, t.count AS count FROM (SELECT key, unnest(top_hashtags) AS t FROM results WHERE windowStart = (SELECT max(windowStart) FROM results)) ORDER BY key, count DESC, value',
     );
-    expect(expected.length).toBeGreaterThan(3);
+    expect(expected.length).toBeGreaterThan(0); // the newest window may hold only the last few posts
     const shown = await page.$$eval('#ranked [data-key]', (cards) =>
       cards.flatMap((card) => {
         const c = card as unknown as PageElement;
@@ -276,6 +282,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
         return [...c.querySelectorAll('li')].map((li) => `${c.dataset.key}:${li.dataset.value}=${li.dataset.count}`);
       }),
     );
+    expect(earlier.length).toBeGreaterThan(3);
     expect(shownEarlier).toEqual(earlier.map((r) => `${String(r.key)}:${String(r.value)}=${String(r.count)}`));
     await screenshot('ranked');
   });
