@@ -114,6 +114,8 @@ export class RiffleStack extends Stack {
       bucket: this.outputs.bucket,
       jobs: plan.jobs.map((j) => j.job),
       startDates: Object.fromEntries(plan.jobs.map((j) => [j.job.name, j.settings.queryStartDate])),
+      // Results are converted to Parquet with the schema of each job's Glue table.
+      deliveries: Object.fromEntries(Object.entries(jobs).map(([name, built]) => [name, built.delivery])),
     });
 
     this.operations = new RiffleOperations(this, 'Operations', {

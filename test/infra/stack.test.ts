@@ -166,7 +166,7 @@ describe('bucket', () => {
 });
 
 describe('delivery', () => {
-  test('three GZIP, dynamically partitioned, encrypted delivery streams per job with the contract prefixes', () => {
+  test('three dynamically partitioned, encrypted delivery streams per job with the contract prefixes: results Parquet, late and rejected GZIP', () => {
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 6);
     for (const job of ['clicks', 'click-sessions']) {
       for (const kind of OUTPUT_KINDS) {
@@ -176,9 +176,10 @@ describe('delivery', () => {
           DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
           ExtendedS3DestinationConfiguration: Match.objectLike({
             BucketARN: getAtt(clicks.outputs.bucket),
-            Prefix: `${kind}/job=${job}/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`,
+            Prefix: `${kind}/job=${job}/${kind === 'results' ? 'format=parquet/' : ''}dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/`,
             ErrorOutputPrefix: `errors/${kind}/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/`,
-            CompressionFormat: 'GZIP',
+            // Record format conversion forbids S3 compression: Parquet pages are SNAPPY instead.
+            CompressionFormat: kind === 'results' ? 'UNCOMPRESSED' : 'GZIP',
             BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
             DynamicPartitioningConfiguration: { Enabled: true, RetryOptions: { DurationInSeconds: 300 } },
             ProcessingConfiguration: {
@@ -194,9 +195,50 @@ describe('delivery', () => {
               ],
             },
             CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
+            DataFormatConversionConfiguration: kind === 'results' ? Match.anyValue() : Match.absent(),
           }),
         });
       }
+    }
+  });
+
+  test('results: record format conversion from JSON (OpenX) to Parquet (SNAPPY) with the job\'s Glue table', () => {
+    const results = clicks.jobs['click-sessions']!.delivery.deliveryStreams.results;
+    const stream = t.findResources('AWS::KinesisFirehose::DeliveryStream')[logicalId(results)]!;
+    const destination = stream.Properties.ExtendedS3DestinationConfiguration;
+    expect(destination.FileExtension).toBe('.parquet');
+    expect(destination.DataFormatConversionConfiguration).toEqual({
+      Enabled: true,
+      InputFormatConfiguration: { Deserializer: { OpenXJsonSerDe: { CaseInsensitive: true } } },
+      OutputFormatConfiguration: { Serializer: { ParquetSerDe: { Compression: 'SNAPPY' } } },
+      SchemaConfiguration: {
+        CatalogId: { Ref: 'AWS::AccountId' },
+        DatabaseName: ref(clicks.query.database),
+        TableName: ref(clicks.query.tables['click-sessions']!),
+        Region: { Ref: 'AWS::Region' },
+        RoleARN: getAtt(clicks.jobs['click-sessions']!.delivery.roles.results),
+        VersionId: 'LATEST',
+      },
+    });
+    // The table is the Parquet one whose location is where the stream writes.
+    const table = t.findResources('AWS::Glue::Table')[logicalId(clicks.query.tables['click-sessions']!)]!;
+    expect(table.Properties.TableInput.StorageDescriptor.Location).toEqual({ 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/results/job=click-sessions/format=parquet/']] });
+    expect(destination.Prefix.startsWith('results/job=click-sessions/format=parquet/')).toBe(true);
+  });
+
+  test('the results role may read exactly its Glue table\'s schema (catalog, database, table)', () => {
+    const delivery = clicks.jobs['click-sessions']!.delivery;
+    const glue = roleStatements(t, delivery.roles.results).filter((s) => asArray(s.Action as string[]).some((a) => a.startsWith('glue:')));
+    expect(glue).toHaveLength(1);
+    expect(asArray(glue[0]!.Action as string[]).sort()).toEqual(['glue:GetTable', 'glue:GetTableVersion', 'glue:GetTableVersions']);
+    const arn = (resource: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, `:${resource}`]] });
+    expect(glue[0]!.Resource).toEqual([
+      arn('catalog'),
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':database/', ref(clicks.query.database)]] },
+      { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':glue:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':table/', ref(clicks.query.database), '/', ref(clicks.query.tables['click-sessions']!)]] },
+    ]);
+    for (const kind of ['late', 'rejected'] as const) {
+      expect(roleStatements(t, delivery.roles[kind]).flatMap((s) => asArray(s.Action as string[])).filter((a) => a.startsWith('glue:'))).toEqual([]);
     }
   });
 
@@ -212,7 +254,7 @@ describe('delivery', () => {
         ]),
       );
       expect(objectResources).toHaveLength(2);
-      expect(stmts.flatMap((s) => asArray(s.Action as string[])).sort()).toEqual(
+      expect(stmts.flatMap((s) => asArray(s.Action as string[])).filter((a) => !a.startsWith('glue:')).sort()).toEqual(
         ['logs:PutLogEvents', 's3:AbortMultipartUpload', 's3:GetBucketLocation', 's3:GetObject', 's3:ListBucket', 's3:ListBucketMultipartUploads', 's3:PutObject'],
       );
     }
@@ -387,40 +429,67 @@ describe('IAM', () => {
 });
 
 describe('query', () => {
-  test('a Glue table per job over results/job=<job>/ with JSON SerDe and dt/hour partition projection', () => {
+  const projection = (location: string) => ({
+    'projection.enabled': 'true',
+    'projection.dt.type': 'date',
+    'projection.dt.format': 'yyyy-MM-dd',
+    'projection.dt.range': '2025-01-01,NOW+1DAYS',
+    'projection.hour.type': 'integer',
+    'projection.hour.range': '0,23',
+    'projection.hour.digits': '2',
+    'storage.location.template': { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), `${location}dt=\${dt}/hour=\${hour}/`]] },
+  });
+
+  test('a Parquet Glue table per job over results/job=<job>/format=parquet/ with dt/hour partition projection', () => {
     t.hasResourceProperties('AWS::Glue::Database', { DatabaseInput: { Name: 'riffle_clicks' } });
     t.hasResourceProperties('AWS::Glue::Table', {
       TableInput: Match.objectLike({
         Name: 'click_sessions',
         TableType: 'EXTERNAL_TABLE',
-        Parameters: Match.objectLike({
-          'projection.enabled': 'true',
-          'projection.dt.type': 'date',
-          'projection.dt.format': 'yyyy-MM-dd',
-          'projection.dt.range': '2025-01-01,NOW+1DAYS',
-          'projection.hour.type': 'integer',
-          'projection.hour.range': '0,23',
-          'projection.hour.digits': '2',
-          'storage.location.template': { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/results/job=click-sessions/dt=${dt}/hour=${hour}/']] },
-        }),
+        Parameters: Match.objectLike({ classification: 'parquet', ...projection('/results/job=click-sessions/format=parquet/') }),
         PartitionKeys: [Match.objectLike({ Name: 'dt', Type: 'string' }), Match.objectLike({ Name: 'hour', Type: 'string' })],
         StorageDescriptor: Match.objectLike({
+          Location: { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/results/job=click-sessions/format=parquet/']] },
+          InputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat',
+          OutputFormat: 'org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat',
+          SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe' }),
+        }),
+      }),
+    });
+  });
+
+  test('a JSON-lines Glue table per job (<job>_json) over what was written before Parquet, directly under results/job=<job>/', () => {
+    t.hasResourceProperties('AWS::Glue::Table', {
+      TableInput: Match.objectLike({
+        Name: 'click_sessions_json',
+        Parameters: Match.objectLike({ classification: 'json', ...projection('/results/job=click-sessions/') }),
+        StorageDescriptor: Match.objectLike({
           Location: { 'Fn::Join': ['', ['s3://', ref(clicks.outputs.bucket), '/results/job=click-sessions/']] },
+          InputFormat: 'org.apache.hadoop.mapred.TextInputFormat',
           SerdeInfo: Match.objectLike({ SerializationLibrary: 'org.openx.data.jsonserde.JsonSerDe' }),
         }),
       }),
     });
   });
 
-  test('columns: the result fields of DESIGN §5, then one per aggregate (numbers double or bigint, the rest string)', () => {
-    const table = Object.values(st.findResources('AWS::Glue::Table'))[0]!;
-    const columns = (table.Properties.TableInput.StorageDescriptor.Columns as { Name: string; Type: string }[]).map((c) => `${c.Name}:${c.Type}`);
-    expect(columns).toEqual([
-      'resultid:string', 'job:string', 'key:string', 'windowstart:string', 'windowend:string', 'final:boolean', 'version:bigint', 'eventcount:bigint', 'emittedat:string',
+  test('columns: the result fields in record order with exact types (times timestamp, counts bigint, means double, top-k a list of structs)', () => {
+    const columns = (table: { Properties: { TableInput: { StorageDescriptor: { Columns: { Name: string; Type: string }[] } } } }) =>
+      table.Properties.TableInput.StorageDescriptor.Columns.map((c) => `${c.Name}:${c.Type}`);
+    const tables = st.findResources('AWS::Glue::Table');
+    expect(columns(tables[logicalId(sensors.query.tables['sensor-averages']!)] as never)).toEqual([
+      'resultid:string', 'job:string', 'key:string', 'windowstart:timestamp', 'windowend:timestamp',
+      'count:bigint', 'temperature_avg:double', 'temperature_p95:double', 'top:array<struct<value:string,count:bigint>>',
+      'final:boolean', 'version:bigint', 'eventcount:bigint', 'emittedat:timestamp',
+    ]);
+    // The JSON table reads the text the records hold: times and structured values as strings.
+    expect(columns(tables[logicalId(sensors.query.jsonTables['sensor-averages']!)] as never)).toEqual([
+      'resultid:string', 'job:string', 'key:string', 'windowstart:string', 'windowend:string',
       'count:bigint', 'temperature_avg:double', 'temperature_p95:double', 'top:string',
+      'final:boolean', 'version:bigint', 'eventcount:bigint', 'emittedat:string',
     ]);
     const sessions = Object.values(t.findResources('AWS::Glue::Table')).find((r) => r.Properties.TableInput.Name === 'click_sessions')!;
-    expect((sessions.Properties.TableInput.StorageDescriptor.Columns as { Name: string; Type: string }[]).slice(-3).map((c) => `${c.Name}:${c.Type}`)).toEqual(['clicks:bigint', 'entry_page:string', 'duration_ms:string']);
+    // first/last and user-defined aggregates: strings (numbers as their text, structures as JSON).
+    expect(columns(sessions as never).slice(5, 8)).toEqual(['clicks:bigint', 'entry_page:string', 'duration_ms:string']);
   });
 
   test('an Athena workgroup enforcing an SSE-S3 results location in the bucket', () => {
