@@ -7,14 +7,14 @@ import { gzipSync } from 'node:zlib';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import chromium from '@sparticuz/chromium';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { chromium as playwright, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startConsole, type ConsoleServer } from '../../console/server';
 import { JOB_OUTPUTS, outputKey, stackName } from '../../infra/outputs';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { resolveTarget, type Target } from '../../scripts/lib/targets';
 import { runQuery } from '../../scripts/query';
+import { launchChromium } from '../support/browser';
 
 jest.setTimeout(120_000);
 
@@ -88,8 +88,7 @@ beforeAll(async () => {
   const outputs = Object.fromEntries(JOB_OUTPUTS.map((o) => [outputKey(JOB, o), o === 'Bucket' ? BUCKET : `absent-${o}`]));
   target = resolveTarget('local', { endpoint: server.endpoint, outputs: { [stackName(JOB)]: { Jobs: JOB, ...outputs } } });
   consoleServer = await startConsole({ target, port: 0, cacheDir: path.join(dir, 'console'), refreshMs: 60_000 });
-  const args = chromium.args.filter((a) => !['--disable-web-security', '--allow-running-insecure-content', '--single-process'].includes(a));
-  browser = await playwright.launch({ executablePath: await chromium.executablePath(), args, headless: true });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, locale: 'en-US', timezoneId: 'UTC' });
 });
 

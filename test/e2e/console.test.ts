@@ -9,10 +9,9 @@ import { readFileSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import chromium from '@sparticuz/chromium';
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { chromium as playwright, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { startConsole, type ConsoleServer } from '../../console/server';
 import { outputKey, stackName } from '../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
@@ -20,6 +19,7 @@ import { synth } from '../../scripts/lib/synth';
 import { resolveTarget, type Target } from '../../scripts/lib/targets';
 import { runProduce } from '../../scripts/produce';
 import { runQuery } from '../../scripts/query';
+import { launchChromium } from '../support/browser';
 
 jest.setTimeout(240_000);
 
@@ -104,14 +104,12 @@ async function tableRows(selector: string): Promise<Record<string, string>[]> {
 
 beforeAll(async () => {
   const assembly = tempDir('riffle-console-cdk-');
-  const [executablePath] = await Promise.all([chromium.executablePath(), synth({ outdir: assembly, jobs: [JOB] })]);
+  const [launched] = await Promise.all([launchChromium(), synth({ outdir: assembly, jobs: [JOB] })]);
+  browser = launched;
   cloud = await startLocalCloud({ port: 0, dataDir: tempDir('riffle-console-data-'), assembly, timeScale: 30, log: () => undefined, warn: () => undefined, functionLogs: 'silent' });
   target = resolveTarget('local', { endpoint: cloud.endpoint, outputs: cloud.outputs });
   cacheDir = tempDir('riffle-console-cache-');
   consoleServer = await startConsole({ target, port: 0, cacheDir: path.join(cacheDir, 'console'), refreshMs: 1_000 });
-  // Chromium's own flags for a container, less the two that would weaken what is tested here.
-  const args = chromium.args.filter((a) => !['--disable-web-security', '--allow-running-insecure-content', '--single-process'].includes(a));
-  browser = await playwright.launch({ executablePath, args, headless: true });
   const context = await browser.newContext({ viewport: { width: 1400, height: 1000 }, locale: 'en-US', timezoneId: 'UTC' });
   // Every request the page makes: anything not for the console is recorded and aborted.
   await context.route('**/*', (route) => {
