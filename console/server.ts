@@ -60,6 +60,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
   const deployment = openDeployment(options.target);
   const rates = options.rates ?? (options.target.name === 'aws' ? AWS_RATES : LOCAL_RATES);
   const refreshMs = options.refreshMs ?? (options.target.name === 'aws' ? 15_000 : 2_000);
+  // How often the event stream lists the bucket for new output (list requests cost money on AWS).
+  const outputsEveryMs = options.target.name === 'aws' ? 60_000 : Math.max(refreshMs, 3_000);
   const outputs = new OutputStore(deployment, path.resolve(options.cacheDir ?? path.join('.riffle', 'query-cache')));
   let bundle: PageBundle;
   try {
@@ -144,6 +146,7 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
     res.write(`retry: ${refreshMs}\n\n`);
     streams.add(res);
     let signature: string | undefined;
+    let listedAt = 0;
     let busy = false;
     let closed = false;
     const send = (event: string, data: unknown) => {
@@ -154,10 +157,13 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
       busy = true;
       try {
         send('pipeline', await pipelineSnapshot(deployment, r, rates));
-        const listing = await outputs.listing(r);
-        if (listing.signature !== signature) {
-          signature = listing.signature;
-          send('outputs', { objects: Object.values(listing.objects).reduce((n, list) => n + list.length, 0) });
+        if (Date.now() - listedAt >= outputsEveryMs) {
+          listedAt = Date.now();
+          const listing = await outputs.listing(r);
+          if (listing.signature !== signature) {
+            signature = listing.signature;
+            send('outputs', { objects: Object.values(listing.objects).reduce((n, list) => n + list.length, 0) });
+          }
         }
       } catch (error) {
         send('problem', { message: (error as Error).message });

@@ -40,9 +40,14 @@ if (require.main === module) {
       console.error(`warning: ${explainError(resolved, error) ?? (error as Error).message}; the page will show data once it answers`);
     });
     await new Promise<void>((resolve) => {
-      const stop = () => void server.close().then(resolve, resolve);
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      let stopping = false;
+      const stop = () => {
+        if (stopping) return;
+        stopping = true;
+        void server.close().then(resolve, resolve);
+      };
+      process.on('SIGINT', stop); // on, not once: a terminal's Ctrl-C reaches us twice (directly and relayed by tsx)
+      process.on('SIGTERM', stop);
     });
   });
 }
