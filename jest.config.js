@@ -7,8 +7,8 @@ const common = {
   transformIgnorePatterns: ['/node_modules/(?!(@middy|hyparquet|hyparquet-writer)/)'],
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   testEnvironment: 'node',
-  // One fast-check seed for the whole run (test/support/fast-check-seed.ts).
-  setupFiles: ['<rootDir>/test/support/fast-check-seed.ts'],
+  // One fast-check seed for the whole run; synthesized assemblies shared between suites.
+  setupFiles: ['<rootDir>/test/support/fast-check-seed.ts', '<rootDir>/test/support/synth-cache.ts'],
 };
 module.exports = {
   projects: [

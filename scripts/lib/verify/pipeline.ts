@@ -8,17 +8,16 @@
 // far behind and almost nothing is late. Draining between rounds makes the watermark at the start
 // of each round known from what was sent before it (oracle.ts turns that into per-round bounds),
 // so "this event must be late" and "this event must be counted" become checkable claims.
-import { spawn } from 'node:child_process';
 import { createWriteStream, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { jobs } from '../../../jobs';
 import { outputKey, stackName, type JobOutput } from '../../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../../local/cloud';
 import { listObjects, readJsonLines } from '../output-reader';
+import { synth } from '../synth';
 import { armRound, CLOSER_CRASH, drain, faultReport, type DrainOutcome, type FaultReportRow, type FaultTargets, type PlannedFault } from './faults';
 import { sendRound, type Workload } from './workload';
 
-const ROOT = path.resolve(__dirname, '..', '..', '..');
 
 export interface PipelineOptions {
   job: string;
@@ -61,17 +60,9 @@ export interface Observed {
  */
 export async function synthJob(outdir: string, job: string, inputShards: number, jobSettings: Readonly<Record<string, string | number>> = {}): Promise<void> {
   const source = jobs[job]?.source ?? job;
-  const args = ['synth', '--no-notices', '--quiet', '--output', outdir, '-c', `riffle:jobs=${job}`, '-c', `riffle:config.${source}.inputShards=${inputShards}`];
-  for (const [name, value] of Object.entries(jobSettings)) args.push('-c', `riffle:config.${job}.${name}=${value}`);
-  const cdk = path.join(ROOT, 'node_modules', '.bin', process.platform === 'win32' ? 'cdk.cmd' : 'cdk');
-  await new Promise<void>((resolve, reject) => {
-    const child = spawn(cdk, args, { cwd: ROOT, env: { ...process.env, CDK_DISABLE_CLI_TELEMETRY: 'true' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
-    child.on('error', (error) => reject(new Error(`could not run cdk (${error.message}); run 'npm install' first`)));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`cdk synth failed (exit ${code}):\n${output.trim()}`))));
-  });
+  const context: Record<string, string | number> = { [`riffle:config.${source}.inputShards`]: inputShards };
+  for (const [name, value] of Object.entries(jobSettings)) context[`riffle:config.${job}.${name}`] = value;
+  await synth({ outdir, jobs: [job], context });
 }
 
 /** The deployed names a run needs (fault targets, input stream, bucket), from the stack outputs. */
