@@ -5,6 +5,7 @@
 // failed batches in the bucket. Every source is read through the public AWS API of the target.
 import { DescribeAlarmsCommand, GetMetricDataCommand, type MetricDataQuery } from '@aws-sdk/client-cloudwatch';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { METRIC, METRICS_NAMESPACE, serviceName, type FunctionRole, type MetricName } from '../functions/contract/metrics';
 import type { AlarmView, FunctionHealth, PipelineEdge, PipelineNode, PipelineSnapshot, ShardProgress } from './api';
 import type { Deployment, JobResources } from './deployment';
 import { readProgress } from './state';
@@ -18,8 +19,6 @@ export interface RateSettings {
   readonly historyS: number;
 }
 
-const NAMESPACE = 'Riffle';
-const service = (role: string) => `riffle-${role}`;
 
 interface Q {
   id: string;
@@ -53,15 +52,16 @@ function queriesFor(r: JobResources): Q[] {
     add(`${role}Dur`, 'AWS/Lambda', 'Duration', { FunctionName: fn }, 'Average');
     if (role !== 'closer') add(`${role}Age`, 'AWS/Lambda', 'IteratorAge', { FunctionName: fn }, 'Maximum');
   }
-  const riffle = (id: string, name: string, role: string) => add(id, NAMESPACE, name, { job: r.job.name, service: service(role) });
-  riffle('events', 'Events', 'mapper');
-  riffle('rejected', 'RejectedEvents', 'mapper');
-  riffle('late', 'LateEvents', 'mapper');
-  riffle('latePartials', 'LatePartials', 'reducer');
-  riffle('stateWrites', 'StateWrites', 'reducer');
-  riffle('stateConflicts', 'StateConflicts', 'reducer');
-  riffle('duplicatePartials', 'DuplicatePartials', 'reducer');
-  riffle('windowsClosed', 'WindowsClosed', 'closer');
+  // The functions' own metrics, with exactly the dimensions they publish (functions/contract/metrics.ts).
+  const riffle = (id: string, name: MetricName, role: FunctionRole) => add(id, METRICS_NAMESPACE, name, { job: r.job.name, service: serviceName(role) });
+  riffle('events', METRIC.events, 'mapper');
+  riffle('rejected', METRIC.rejected, 'mapper');
+  riffle('late', METRIC.late, 'mapper');
+  riffle('latePartials', METRIC.latePartials, 'reducer');
+  riffle('stateWrites', METRIC.stateWrites, 'reducer');
+  riffle('stateConflicts', METRIC.stateConflicts, 'reducer');
+  riffle('duplicatePartials', METRIC.duplicatePartials, 'reducer');
+  riffle('windowsClosed', METRIC.windowsClosed, 'closer');
   return q;
 }
 

@@ -1,13 +1,11 @@
-// What the console reads from a job's DynamoDB state table (layout: README "State table"): the
-// progress partition `J#<job>#PROGRESS` — the watermark the closer acted on (`WM`) and each input
-// shard's mapper progress (`M#<shard>`) — and the sparse `open-windows` index, whose partitions
-// `J#<job>#O#0` … `#7` hold one entry per open window with the time it is due to close (`closeAt`).
+// What the console reads from a job's DynamoDB state table (layout: functions/contract/table.ts):
+// the progress partition — the watermark the closer acted on and each input shard's mapper
+// progress — and the sparse open-windows index, whose partitions hold one entry per open window
+// with the time it is due to close (`closeAt`).
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { itemPk, openPartitions, parseProgressSk, progressPk, STATE_TABLE } from '../functions/contract/table';
 import type { OpenWindow } from './api';
 import type { Deployment, JobResources } from './deployment';
-
-const OPEN_INDEX = 'open-windows';
-const OPEN_PARTITIONS = 8;
 
 export interface Progress {
   watermark: number | null;
@@ -24,7 +22,7 @@ export async function readProgress(d: Deployment, r: JobResources): Promise<Prog
       new QueryCommand({
         TableName: r.stateTable,
         KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': `J#${r.job.name}#PROGRESS` },
+        ExpressionAttributeValues: { ':pk': progressPk(r.job.name) },
         ConsistentRead: true,
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
@@ -32,19 +30,19 @@ export async function readProgress(d: Deployment, r: JobResources): Promise<Prog
     items.push(...((page.Items ?? []) as Record<string, unknown>[]));
     start = page.LastEvaluatedKey as Record<string, unknown> | undefined;
   } while (start);
-  const wm = items.find((i) => i.sk === 'WM');
-  return {
-    watermark: num(wm?.watermark),
-    shards: items
-      .filter((i) => typeof i.sk === 'string' && i.sk.startsWith('M#'))
-      .map((i) => ({ shardId: (i.sk as string).slice(2), maxEventTime: num(i.maxEventTime), updatedAt: num(i.updatedAt) }))
-      .sort((a, b) => a.shardId.localeCompare(b.shardId)),
-  };
+  let watermark: number | null = null;
+  const shards: Progress['shards'] = [];
+  for (const item of items) {
+    const sk = parseProgressSk(String(item.sk));
+    if (sk.kind === 'watermark') watermark = num(item.watermark);
+    else if (sk.kind === 'mapper') shards.push({ shardId: sk.shardId, maxEventTime: num(item.maxEventTime), updatedAt: num(item.updatedAt) });
+  }
+  return { watermark, shards: shards.sort((a, b) => a.shardId.localeCompare(b.shardId)) };
 }
 
-/** `J#<job>#K#<key>` / `W#<start>#<end>` (or `S` for a key's sessions) → key and window. */
+/** A window item's keys (itemPk, windowSk; a session item's sort key has no window) → key and window. */
 export function parseWindowKeys(job: string, pk: string, sk: string): { key: string; windowStart: number | null; windowEnd: number | null } {
-  const prefix = `J#${job}#K#`;
+  const prefix = itemPk(job, '');
   const key = pk.startsWith(prefix) ? pk.slice(prefix.length) : pk;
   const m = /^W#(\d+)#(\d+)$/.exec(sk);
   return { key, windowStart: m ? Number(m[1]) : null, windowEnd: m ? Number(m[2]) : null };
@@ -55,16 +53,16 @@ export async function openWindows(d: Deployment, r: JobResources, limit = 20): P
   let count = 0;
   const next: OpenWindow[] = [];
   await Promise.all(
-    Array.from({ length: OPEN_PARTITIONS }, async (_, i) => {
-      const key = { ':p': `J#${r.job.name}#O#${i}` };
+    openPartitions(r.job.name).map(async (partition) => {
+      const key = { ':p': partition };
       let start: Record<string, unknown> | undefined;
       let first = true;
       do {
         const page = await d.dynamo.send(
           new QueryCommand({
             TableName: r.stateTable,
-            IndexName: OPEN_INDEX,
-            KeyConditionExpression: 'openPk = :p',
+            IndexName: STATE_TABLE.openWindowsIndex,
+            KeyConditionExpression: `${STATE_TABLE.openPartitionKey} = :p`,
             ExpressionAttributeValues: key,
             ScanIndexForward: true,
             ...(start ? { ExclusiveStartKey: start } : {}),
@@ -74,7 +72,7 @@ export async function openWindows(d: Deployment, r: JobResources, limit = 20): P
         count += items.length;
         if (first) {
           for (const item of items.slice(0, limit)) {
-            next.push({ ...parseWindowKeys(r.job.name, String(item.pk), String(item.sk)), closeAt: num(item.closeAt) ?? 0 });
+            next.push({ ...parseWindowKeys(r.job.name, String(item[STATE_TABLE.partitionKey]), String(item[STATE_TABLE.sortKey])), closeAt: num(item[STATE_TABLE.openSortKey]) ?? 0 });
           }
           first = false;
         }

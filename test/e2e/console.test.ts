@@ -13,6 +13,7 @@ import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Browser, Page } from 'playwright-core';
 import { startConsole, type ConsoleServer } from '../../console/server';
+import { PROGRESS_SK, progressPk } from '../../functions/contract/table';
 import { outputKey, stackName } from '../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
 import { synth } from '../../scripts/lib/synth';
@@ -185,7 +186,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     const described = await consoleServer.deployment.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: 'Riffle-' }));
     expect(shown).toEqual((described.MetricAlarms ?? []).map((a) => ({ name: a.AlarmName, state: a.StateValue })).sort((a, b) => String(a.name).localeCompare(String(b.name))));
     expect(shown).toHaveLength(8);
-    const wm = await consoleServer.deployment.dynamo.send(new GetCommand({ TableName: cloud.outputs[stackName(JOB)]?.[outputKey(JOB, 'StateTable')], Key: { pk: `J#${JOB}#PROGRESS`, sk: 'WM' } }));
+    const wm = await consoleServer.deployment.dynamo.send(new GetCommand({ TableName: cloud.outputs[stackName(JOB)]?.[outputKey(JOB, 'StateTable')], Key: { pk: progressPk(JOB), sk: PROGRESS_SK.watermark } }));
     const watermark = wm.Item?.watermark as number;
     expect(watermark).toBeGreaterThan(0);
     await expect(page.textContent('#watermark .big')).resolves.toBe(`${new Date(watermark).toISOString().slice(0, 19).replace('T', ' ')}Z`);
