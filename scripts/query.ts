@@ -13,7 +13,7 @@ import { parseDuration } from '../functions/core/duration';
 import { jobs } from '../jobs';
 import { runAthena } from './lib/athena';
 import { type CommandSpec, type Parsed, parseCommand, runMain, UsageError } from './lib/cli';
-import { BASE_COLUMNS, duckdbType, FORMATS, formatResult, type OutputFormat, QuerySession, referencedKinds } from './lib/duckdb';
+import { BASE_COLUMNS, duckdbType, FORMATS, formatResult, type OutputFormat, QuerySession, referencedKinds, SqlError } from './lib/duckdb';
 import { resultsSchema, type ResultColumn } from '../infra/results-schema';
 import { emptyFetchStats, fetchToCache, listOutputObjects, type FetchStats, type OutputKind, type PartitionFilter } from './lib/s3-cache';
 import { buckets, deployedJobs, endpointWarning, explainError, isTargetName, jobOutput, resolveTarget, TARGET_INFO, TARGET_NAMES, type Target, type TargetName } from './lib/targets';
@@ -243,6 +243,7 @@ export async function executeQuery(options: QueryOptions, io: Pick<QueryIo, 'cwd
     const result = await session.run(options.sql);
     return { format: options.format, text: formatResult(result, options.format), stats, rowCount: result.rows.length };
   } catch (error) {
+    if (error instanceof SqlError) throw new UsageError(`SQL: ${error.message}`);
     const explained = explainError(target, error);
     if (explained) throw new UsageError(explained);
     throw error;

@@ -28,7 +28,7 @@
 // query's own WHERE, reach the scan: the `results` dedup partitions by what resultId hashes — job,
 // key, windowStart, windowEnd — which needs no resultId and lets filters on those pass below it).
 // JSON lines have no such structure: they are parsed once into a temporary table.
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import { DuckDBInstance, StatementType, type DuckDBConnection } from '@duckdb/node-api';
 import { type HiveType, parseHiveType } from '../../local/services/format-conversion/hive-type';
 import { isParquetFile, type OutputKind, type PartitionFilter } from './s3-cache';
 
@@ -146,6 +146,26 @@ export interface ViewSources {
   inferredColumns?: readonly string[];
 }
 
+/** A statement DuckDB refused (syntax, binding, types, a refused statement kind): the user's SQL to fix. */
+export class SqlError extends Error {
+  override readonly name = 'SqlError';
+}
+
+/** Statement kinds that would fetch or load code, or reach outside the cached output. */
+const REFUSED_STATEMENTS: ReadonlySet<StatementType> = new Set([StatementType.LOAD, StatementType.EXTENSION, StatementType.ATTACH, StatementType.UPDATE_EXTENSIONS]);
+
+/**
+ * DuckDB's message as one line: its kind ("Parser Error: syntax error at or near …") without the
+ * caret drawing and hints that follow, with the LINE/column it points at when it gives one.
+ */
+export function sqlErrorLine(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^(Failed to extract statements: |Error: )/, '');
+  const lines = message.split('\n').map((l) => l.trim());
+  const first = lines.find((l) => l !== '') ?? 'the SQL failed';
+  const at = lines.find((l) => /^LINE \d+:/.test(l));
+  return at ? `${first} (${at.replace(/:.*$/, '').toLowerCase()})` : first;
+}
+
 export interface QueryResult {
   columns: string[];
   types: string[];
@@ -168,7 +188,10 @@ export class QuerySession {
   ) {}
 
   static async open(sources: ViewSources): Promise<QuerySession> {
-    const instance = await DuckDBInstance.create(':memory:');
+    // No extension is ever downloaded or loaded behind the user's back: a query naming an https://
+    // URL or a file format DuckDB lacks fails with a message instead of fetching code from the
+    // internet. The configuration is locked once the views exist, so the SQL cannot turn it back on.
+    const instance = await DuckDBInstance.create(':memory:', { autoinstall_known_extensions: 'false', autoload_known_extensions: 'false' });
     const connection = await instance.connect();
     const session = new QuerySession(instance, connection);
     try {
@@ -178,6 +201,7 @@ export class QuerySession {
         const results = kind === 'results';
         await session.createView(kind, sources.files[kind] ?? [], sources.filter, results ? (sources.resultColumns ?? {}) : {}, new Set(results ? (sources.inferredColumns ?? []) : []));
       }
+      await connection.run('SET lock_configuration = true');
     } catch (error) {
       session.close();
       throw error;
@@ -282,14 +306,22 @@ export class QuerySession {
 
   /** Runs every statement; returns the last one's rows. */
   async run(sql: string): Promise<QueryResult> {
-    const statements = await this.connection.extractStatements(sql);
-    if (statements.count === 0) throw new Error('the SQL has no statement; e.g. "SELECT * FROM results LIMIT 10"');
-    let result: QueryResult = { columns: [], types: [], rows: [] };
-    for (let i = 0; i < statements.count; i++) {
-      const reader = await (await statements.prepare(i)).runAndReadAll();
-      result = { columns: reader.columnNames(), types: reader.columnTypes().map(String), rows: reader.getRowsJS() as unknown[][] };
+    try {
+      const statements = await this.connection.extractStatements(sql);
+      if (statements.count === 0) throw new SqlError('the SQL has no statement; e.g. "SELECT * FROM results LIMIT 10"');
+      let result: QueryResult = { columns: [], types: [], rows: [] };
+      for (let i = 0; i < statements.count; i++) {
+        const statement = await statements.prepare(i);
+        if (REFUSED_STATEMENTS.has(statement.statementType)) {
+          throw new SqlError('INSTALL, LOAD, ATTACH and extension updates are refused: the query tool never downloads or loads code; its views need no extension');
+        }
+        const reader = await statement.runAndReadAll();
+        result = { columns: reader.columnNames(), types: reader.columnTypes().map(String), rows: reader.getRowsJS() as unknown[][] };
+      }
+      return result;
+    } catch (error) {
+      throw error instanceof SqlError ? error : new SqlError(sqlErrorLine(error));
     }
-    return result;
   }
 
   close(): void {

@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { CreateBucketCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startLocalServer, type LocalServer } from '../../local/server';
 import { resolveTarget, type Target } from '../../scripts/lib/targets';
+import { UsageError } from '../../scripts/lib/cli';
 import { executeQuery, query, type QueryOptions } from '../../scripts/query';
 
 jest.setTimeout(30_000);
@@ -125,6 +126,35 @@ describe('views', () => {
       { reason: 'not JSON', payloadText: '{"bad' },
       { reason: 'not UTF-8', payloadText: null },
     ]);
+  });
+});
+
+describe('SQL the tool refuses or cannot run: one clear line, nothing downloaded', () => {
+  const failure = async (sql: string): Promise<Error> => {
+    await put(`results/job=${JOB}/dt=2026-01-01/hour=00/a`, lines([result('a', '2026-01-01T00:05:00.000Z', 1)]));
+    const error = await rows(sql).then(
+      () => new Error('the query succeeded'),
+      (e: unknown) => e as Error,
+    );
+    expect(error).toBeInstanceOf(UsageError);
+    expect(error.message).not.toContain('\n');
+    return error;
+  };
+
+  it('a syntax error names the problem and the line, without the caret drawing', async () => {
+    expect((await failure('SELEC key FROM results')).message).toBe('SQL: Parser Error: syntax error at or near "SELEC" (line 1)');
+  });
+
+  it('an https:// URL needs an extension: refused, not downloaded', async () => {
+    expect((await failure("SELECT * FROM results UNION ALL SELECT * FROM read_csv('https://example.invalid/x.csv')")).message).toMatch(/^SQL: Missing Extension Error: .*httpfs/);
+  });
+
+  it.each([['INSTALL httpfs'], ['LOAD httpfs'], ["ATTACH 'other.db'"]])('%s is refused', async (sql) => {
+    expect((await failure(sql)).message).toMatch(/^SQL: INSTALL, LOAD, ATTACH and extension updates are refused/);
+  });
+
+  it('the SQL cannot turn extension auto-install back on', async () => {
+    expect((await failure('SET autoinstall_known_extensions = true')).message).toMatch(/^SQL: .*lock/i);
   });
 });
 
