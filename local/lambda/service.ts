@@ -8,15 +8,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { LambdaServiceError, type LambdaRuntime } from './runtime';
 import type { FunctionDefinition } from './types';
+import type { LocalService } from '../endpoint/router';
 
-/** The plug-in seam of local/server.ts (structurally identical to its LocalService). */
-export interface LocalService {
-  readonly name: string;
-  matches(req: IncomingMessage): boolean;
-  handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void>;
-  stop?(): Promise<void>;
-  operation?(req: IncomingMessage): string;
-}
+export type { LocalService };
 
 const INVOKE = /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/;
 const INVOKE_ASYNC = /^\/2014-11-13\/functions\/([^/]+)\/invoke-async\/?$/;

@@ -11,18 +11,13 @@ import type { AlarmDefinition } from './alarms';
 import type { LocalCloudWatch } from './index';
 import { getMetricData, type MetricDataQuery } from './math';
 import { CloudWatchInputError, sortDimensions, type Dimension, type Sample } from './metrics';
+import type { LocalService } from '../../endpoint/router';
 
 const TARGET_PREFIX = 'GraniteServiceVersion20100801.';
 const MAX_DATAPOINTS = 100_800;
 
-/** The plug-in seam of local/server.ts (structurally identical to its LocalService). */
-export interface CloudWatchPlugin {
-  readonly name: string;
-  matches(req: IncomingMessage): boolean;
-  handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void>;
-  stop?(): Promise<void>;
-  operation?(req: IncomingMessage): string;
-}
+/** The CloudWatch API as a plug-in of the local endpoint. */
+export type CloudWatchPlugin = LocalService;
 
 /** ValidationError etc. → the SDK's exception shape and the query error code. */
 const ERROR_SHAPES: Record<string, [shape: string, status: number]> = {

@@ -31,7 +31,7 @@ import type { FaultTargets } from './faults';
 import { checkJobMatches, jobOracle } from './jobs';
 import { computeExpected, OracleSession, type OracleResult, type RoundRange } from './oracle';
 import { namesOf, synthJob } from './pipeline';
-import { buildWorkload, defaultMaxDelayMs, type Round, type Workload } from './workload';
+import { runWorkload, type Round, type Workload } from './workload';
 
 /** Whose physical name a crash point's target is. */
 export type KillRole = 'inputStream' | 'mapper' | 'reducer' | 'resultsDelivery' | 'lateDelivery' | 'rejectedDelivery';
@@ -260,23 +260,7 @@ export async function runCrash(options: CrashOptions): Promise<CrashRun> {
   let keep = options.keep;
   let cloud: CloudProcess | undefined;
   try {
-    const maxDelayMs = options.maxDelayMs ?? defaultMaxDelayMs(options.job);
-    const workload = buildWorkload(
-      {
-        job: options.job,
-        events: options.events,
-        seed: options.seed,
-        durationMs: options.durationMs,
-        endMs: Date.now() - 60_000,
-        maxDelayMs,
-        lateFraction: options.lateFraction,
-        duplicateFraction: options.duplicateFraction,
-        badFraction: options.badFraction,
-        hotKeyFraction: options.hotKeyFraction,
-        rounds: options.rounds,
-      },
-      oracle,
-    );
+    const workload = runWorkload(options, oracle);
     const w = workload.counts;
     log(`workload: ${w.records.toLocaleString('en-US')} records (ok ${w.ok}, late ${w.late}, duplicates ${w.duplicate}, bad ${w.bad}), ${workload.rounds.length} rounds; ${options.plan.length} kills planned`);
 

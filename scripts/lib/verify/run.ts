@@ -13,7 +13,7 @@ import { checkJobMatches, jobOracle } from './jobs';
 import { computeExpected, OracleSession, type OracleResult } from './oracle';
 import { runPipeline, type Observed } from './pipeline';
 import type { VerifyReport } from './report';
-import { buildWorkload, defaultMaxDelayMs } from './workload';
+import { defaultMaxDelayMs, runWorkload } from './workload';
 
 export interface VerifyOptions {
   job: string;
@@ -77,28 +77,11 @@ export async function verify(options: VerifyOptions): Promise<VerifyRun> {
   mkdirSync(workDir, { recursive: true });
   let keep = options.keep;
   try {
-    const maxDelayMs = options.maxDelayMs ?? defaultMaxDelayMs(options.job);
-    const workload = buildWorkload(
-      {
-        job: options.job,
-        events: options.events,
-        seed: options.seed,
-        durationMs: options.durationMs,
-        // A minute back from now: every event time is in the past (none is rejected as future).
-        endMs: Date.now() - 60_000,
-        maxDelayMs,
-        lateFraction: options.lateFraction,
-        duplicateFraction: options.duplicateFraction,
-        badFraction: options.badFraction,
-        hotKeyFraction: options.hotKeyFraction,
-        rounds: options.rounds,
-      },
-      oracle,
-    );
+    const workload = runWorkload(options, oracle);
     const w = workload.counts;
     log(
       `workload: ${w.records.toLocaleString('en-US')} records (ok ${w.ok}, late ${w.late}, duplicates ${w.duplicate}, bad ${w.bad}; ${w.hot} on hot key '${oracle.hotKey.key}'), ` +
-        `disorder ≤ ${maxDelayMs / 1000} s, ${workload.rounds.length} rounds`,
+        `disorder ≤ ${(options.maxDelayMs ?? defaultMaxDelayMs(options.job)) / 1000} s, ${workload.rounds.length} rounds`,
     );
     const observed = await runPipeline({
       job: options.job,

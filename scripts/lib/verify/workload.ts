@@ -53,6 +53,19 @@ export function defaultMaxDelayMs(job: string): number {
  * key. The rewrite happens as each record is drawn: the generator keeps the yielded object as a
  * duplicate candidate, so a later duplicate re-sends the rewritten bytes, byte for byte.
  */
+/** What a verify or crash run asks for; the rest of WorkloadOptions follows from it. */
+export type RunWorkloadOptions = Omit<WorkloadOptions, 'endMs' | 'maxDelayMs'> & { readonly maxDelayMs?: number };
+
+/**
+ * The workload of a verify or crash run: the job's default disorder unless one is given, and event
+ * times ending a minute before now, so none is rejected as from the future.
+ */
+export function runWorkload(options: RunWorkloadOptions, oracle: JobOracle, nowMs = Date.now()): Workload {
+  const { job, events, seed, durationMs, lateFraction, duplicateFraction, badFraction, hotKeyFraction, rounds } = options;
+  const maxDelayMs = options.maxDelayMs ?? defaultMaxDelayMs(job);
+  return buildWorkload({ job, events, seed, durationMs, endMs: nowMs - 60_000, maxDelayMs, lateFraction, duplicateFraction, badFraction, hotKeyFraction, rounds }, oracle);
+}
+
 export function buildWorkload(options: WorkloadOptions, oracle: JobOracle): Workload {
   const hot = seededRng(options.seed, 'verify-hot-key');
   const counts = { records: 0, ok: 0, late: 0, duplicate: 0, bad: 0, hot: 0 };
