@@ -171,3 +171,11 @@ export function checkJobMatches(oracle: JobOracle, job: Job | undefined = jobs[o
   if (job.window.type === 'session') problems.push('session windows are not supported by the verifier');
   return problems;
 }
+
+/** The oracle of a job, refusing to run when it no longer restates the job in jobs/. */
+export function checkedOracle(name: string): JobOracle {
+  const oracle = jobOracle(name);
+  const mismatch = checkJobMatches(oracle);
+  if (mismatch.length) throw new Error(`the verifier's oracle for '${name}' no longer matches jobs/${name}.ts: ${mismatch.join('; ')}`);
+  return oracle;
+}
