@@ -151,6 +151,18 @@ function optional<T, S extends Scope>(setting: Setting<T, S>, defaultValue: T | 
   };
 }
 
+/** A finite limit, or 'unlimited' (the default: CloudFormation's -1, left out of the template). */
+function unlimitedOr<S extends Scope>(setting: Setting<number, S>, doc: string): Setting<number | undefined, S> {
+  return {
+    scope: setting.scope,
+    allowed: `${setting.allowed}, or 'unlimited'`,
+    defaultValue: undefined,
+    doc,
+    parse: (raw) => (raw === null || raw === 'unlimited' || raw === -1 || raw === '-1' ? undefined : setting.parse(raw)),
+    display: (value) => (value === undefined ? "'unlimited'" : setting.display(value)),
+  };
+}
+
 function snsTopicArn<S extends Scope>(scope: S): Setting<string, S> {
   return {
     scope,
@@ -217,8 +229,8 @@ export const SETTINGS = {
   reducerBatchSize: int('job', 1, 10_000, 1000, 'Shuffle records per reducer invocation. Larger: fewer DynamoDB writes, more latency.'),
   reducerBatchingWindow: seconds('job', 0, 300, 5, 'How long the reducer ESM gathers records. Trades result latency for DynamoDB cost.'),
   reducerParallelization: int('job', 1, 10, 1, 'Concurrent reducer batches per shuffle shard (ESM ParallelizationFactor). The mapper always uses 1: the exactly-once fence relies on per-shard order.'),
-  retryAttempts: int('job', 0, 10_000, 10, 'Retries of a failed batch before it goes to the on-failure destination (mapper and reducer; bisecting does not count). Finite so a poison batch cannot stall a shard.'),
-  maxRecordAge: seconds('job', 60, 7 * DAY, HOUR, 'Records older than this skip to the on-failure destination (mapper and reducer). At most streamRetention.'),
+  retryAttempts: unlimitedOr(int('job', 0, 10_000, 10, ''), 'Retries of a failed batch before it goes to the on-failure destination (mapper and reducer; bisecting does not count). Unlimited: a batch is retried until it succeeds or leaves the stream, so an outage shorter than streamRetention loses nothing (a poison record is rejected by the mapper, never retried). A finite value skips batches after that many retries: run `npm run replay`.'),
+  maxRecordAge: unlimitedOr(seconds('job', 60, 7 * DAY, HOUR, ''), 'Records older than this skip to the on-failure destination (mapper and reducer). Unlimited: until they leave the stream. At most streamRetention; skipped batches need `npm run replay`.'),
   mapperMemoryMb: int('job', 128, 10_240, 1024, 'Mapper memory (MB); CPU scales with it.'),
   reducerMemoryMb: int('job', 128, 10_240, 1024, 'Reducer memory (MB).'),
   closerMemoryMb: int('job', 128, 10_240, 512, 'Closer memory (MB).'),
@@ -466,7 +478,7 @@ export function planDeployment(context: RiffleContext, registry: Readonly<Record
         }
         resolved.shuffleBuckets = computed;
       }
-      if (resolved.maxRecordAge > settings.streamRetention) {
+      if (resolved.maxRecordAge !== undefined && resolved.maxRecordAge > settings.streamRetention) {
         problems.push(`${pathOf('maxRecordAge')}: ${formatDuration(resolved.maxRecordAge * 1000)} exceeds the streams' retention (streamRetention ${formatDuration(settings.streamRetention * 1000)}); records are gone from the stream before then — lower it or raise streamRetention`);
       }
       jobPlans.push({ job, settings: resolved });

@@ -100,7 +100,7 @@ export class RiffleStack extends Stack {
           reservedConcurrency: s.closerReservedConcurrency ?? null,
         },
         retryAttempts: s.retryAttempts,
-        maxRecordAge: Duration.seconds(s.maxRecordAge),
+        ...(s.maxRecordAge !== undefined ? { maxRecordAge: Duration.seconds(s.maxRecordAge) } : {}),
         closedRetentionDays: s.closedRetentionDays,
         logRetention,
         logLevel: s.logLevel,

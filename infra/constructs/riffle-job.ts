@@ -64,9 +64,13 @@ export interface RiffleJobProps {
   readonly reducer?: ReducerOptions;
   /** @default { memorySize: 512, timeout: 60 s, reservedConcurrency: 1 } */
   readonly closer?: CloserOptions;
-  /** Retries of a failed batch (mapper and reducer ESMs); finite so a poison batch cannot stall a shard. @default 10 */
+  /**
+   * Retries of a failed batch (mapper and reducer ESMs). @default unlimited — retried until it
+   * succeeds or leaves the stream: nothing is skipped within retention (the mapper rejects poison
+   * records instead of failing on them). A finite value skips batches; `npm run replay` re-drives them.
+   */
   readonly retryAttempts?: number;
-  /** Records older than this go to the on-failure destination. @default Duration.hours(1) */
+  /** Records older than this go to the on-failure destination. @default unlimited (the stream's retention) */
   readonly maxRecordAge?: Duration;
   /** RIFFLE_CLOSED_RETENTION_DAYS. @default 7 */
   readonly closedRetentionDays?: number;
@@ -87,8 +91,6 @@ export class RiffleJob extends Construct {
   constructor(scope: Construct, id: string, props: RiffleJobProps) {
     super(scope, id);
     const { job, delivery, stateTable } = props;
-    const retryAttempts = props.retryAttempts ?? 10;
-    const maxRecordAge = props.maxRecordAge ?? Duration.hours(1);
     const shuffleBuckets = props.shuffleBuckets ?? 8;
     const closedRetentionDays = props.closedRetentionDays ?? CLOSED_RETENTION_DAYS.default;
     const common = { job: job.name, stateTable: stateTable.tableName, shuffleBuckets };
@@ -137,12 +139,16 @@ export class RiffleJob extends Construct {
       ),
     });
 
-    // Safety settings shared by both stream consumers (Solutions Constructs' defaults, made finite).
+    // Safety settings shared by both stream consumers. Retries and record age are unlimited unless
+    // set (left out of the template: CloudFormation's -1), so an outage shorter than the stream's
+    // retention skips nothing; a stuck shard shows in the iterator-age alarms. Bisecting isolates a
+    // failing record, and whatever is skipped anyway (finite settings) lands in the on-failure
+    // destination for `npm run replay`.
     const safety = {
       startingPosition: lambda.StartingPosition.TRIM_HORIZON,
       bisectBatchOnError: true,
-      retryAttempts,
-      maxRecordAge,
+      ...(props.retryAttempts !== undefined ? { retryAttempts: props.retryAttempts } : {}),
+      ...(props.maxRecordAge !== undefined ? { maxRecordAge: props.maxRecordAge } : {}),
       reportBatchItemFailures: true,
       onFailure: props.onFailure,
     };

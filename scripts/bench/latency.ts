@@ -121,7 +121,7 @@ export async function benchLatency(
         startingPosition: 'TRIM_HORIZON',
         parallelizationFactor: 1,
         bisectBatchOnFunctionError: true,
-        maximumRetryAttempts: SETTINGS.retryAttempts.defaultValue,
+        maximumRetryAttempts: SETTINGS.retryAttempts.defaultValue ?? -1,
         maximumRecordAgeSeconds: -1,
         reportBatchItemFailures: true,
       },
