@@ -12,18 +12,19 @@ import { parseEventTime } from '../functions/core/event-time';
 import { parseDuration } from '../functions/core/duration';
 import { jobs } from '../jobs';
 import { runAthena } from './lib/athena';
-import { type CommandSpec, type Parsed, parseCommand, runMain, UsageError } from './lib/cli';
+import { type CommandSpec, intOption, type Parsed, parseCommand, runMain, UsageError } from './lib/cli';
 import { BASE_COLUMNS, duckdbType, FORMATS, formatResult, type OutputFormat, QuerySession, referencedKinds, SqlError } from './lib/duckdb';
 import { resultsSchema, type ResultColumn } from '../infra/results-schema';
 import { emptyFetchStats, fetchToCache, listOutputObjects, type FetchStats, type OutputKind, type PartitionFilter } from './lib/s3-cache';
 import { buckets, deployedJobs, endpointWarning, explainError, isTargetName, jobOutput, resolveTarget, TARGET_INFO, TARGET_NAMES, type Target, type TargetName } from './lib/targets';
+import { DEFAULT_LIVE_LIMIT, runLive, type LiveOptions } from './lib/live/command';
 
 export const DEFAULT_CACHE_DIR = '.riffle/query-cache';
 
 export const querySpec: CommandSpec = {
   name: 'npm run query --',
   summary: "SQL (DuckDB) over Riffle's output in S3: views results, results_all, late, rejected",
-  usage: 'npm run query -- "SQL" [--format table|csv|json] [--job J] [--since T] [--until T] [--target local|localstack|aws] [--no-cache]',
+  usage: 'npm run query -- "SQL" [--format table|csv|json] [--job J] [--since T] [--until T] [--target local|localstack|aws] [--no-cache]\n       npm run query -- --live [--job J] [--key K] [--limit N] [--watch S] [--format table|csv|json] [--target local|localstack|aws]',
   positionals: {
     name: '"SQL"',
     description: 'one quoted argument; views: results (highest version per resultId), results_all (every version), late, rejected',
@@ -39,12 +40,17 @@ export const querySpec: CommandSpec = {
     outputs: { type: 'string', description: "deploy outputs file to read names from (default: the target's: .riffle/outputs.json, .riffle/localstack-outputs.json, cdk-outputs.json)" },
     'no-cache': { type: 'boolean', description: `download every object again instead of reusing ${DEFAULT_CACHE_DIR}/` },
     athena: { type: 'boolean', description: 'AWS only: run the query in Athena over the job\'s Glue table (results only), in the stack\'s workgroup' },
+    live: { type: 'boolean', description: "no SQL: the current values of open windows, read from the jobs' state tables (seconds old, not a Firehose buffer old); columns of results plus state, closeAt, watermark, updatedAt" },
+    key: { type: 'string', description: '--live: only this result key' },
+    limit: { type: 'string', description: '--live: at most this many windows (the newest), which bounds the reads', default: String(DEFAULT_LIVE_LIMIT), integer: { min: 1, max: 100_000 } },
+    watch: { type: 'string', description: '--live: read again every this many seconds until Ctrl-C', integer: { min: 1, max: 3600 } },
   },
   examples: [
     'npm run query -- "SELECT * FROM results ORDER BY windowStart DESC LIMIT 10"',
     'npm run query -- "SELECT key, count(*) FROM results GROUP BY key" --job clickstream --since 2h',
     'npm run query -- "SELECT reason, count(*) AS n FROM rejected GROUP BY reason" --format csv',
     'npm run query -- "SELECT * FROM late LIMIT 5" --format json --target localstack',
+    'npm run query -- --live --job sensor-averages --watch 2',
   ],
 };
 
@@ -60,6 +66,8 @@ export interface QueryOptions {
   outputs?: string;
   cache: boolean;
   athena: boolean;
+  /** --live: read open windows from the state table instead of SQL over S3 (sql is then empty). */
+  live?: Omit<LiveOptions, 'format' | 'job'>;
 }
 
 /** ISO-8601 with a zone, a UTC date (2026-01-01), or an age (2h = two hours ago). */
@@ -80,6 +88,10 @@ export function parseTimeOption(name: string, text: string, nowMs: number): numb
 }
 
 export function queryOptions(parsed: Parsed, nowMs = Date.now()): QueryOptions {
+  if (parsed.values.live === true) return liveQueryOptions(parsed);
+  for (const name of ['key', 'limit', 'watch']) {
+    if (parsed.values[name] !== undefined) throw new UsageError(`--${name} goes with --live (open windows from the state table); in SQL over the S3 views write a WHERE or LIMIT clause instead`);
+  }
   if (parsed.positionals.length === 0) {
     throw new UsageError('give the SQL to run as one quoted argument, e.g. npm run query -- "SELECT * FROM results LIMIT 10" (views: results, results_all, late, rejected)');
   }
@@ -119,6 +131,40 @@ export function queryOptions(parsed: Parsed, nowMs = Date.now()): QueryOptions {
     ...(outputs !== undefined ? { outputs } : {}),
     cache: parsed.values['no-cache'] !== true,
     athena,
+  };
+}
+
+/** `--live`: no SQL, no S3 options; the target, job and format options as for SQL. */
+function liveQueryOptions(parsed: Parsed): QueryOptions {
+  if (parsed.positionals.length > 0) {
+    throw new UsageError(`--live takes no SQL (got ${parsed.positionals.map((p) => `'${p}'`).join(' ')}): it prints every open window's row; narrow it with --job, --key and --limit, or drop --live to run SQL over the S3 views`);
+  }
+  for (const name of ['since', 'until', 'athena', 'no-cache']) {
+    if (parsed.values[name] !== undefined) throw new UsageError(`--${name} is for SQL over the S3 views; --live reads the open windows from the state table (narrow it with --job, --key, --limit)`);
+  }
+  const str = (name: string) => (typeof parsed.values[name] === 'string' ? (parsed.values[name] as string) : undefined);
+  const job = str('job');
+  if (job !== undefined && !jobs[job]) throw new UsageError(`unknown job '${job}'; jobs (defined in jobs/): ${Object.keys(jobs).join(', ')}`);
+  const key = str('key');
+  if (key !== undefined && job === undefined) throw new UsageError('--key needs --job: keys belong to a job (e.g. --live --job sensor-averages --key sensor-7)');
+  const target = str('target') ?? 'local';
+  if (!isTargetName(target)) throw new UsageError(`--target must be one of ${TARGET_NAMES.join(', ')}, got '${target}'`);
+  const endpoint = str('endpoint');
+  if (endpoint !== undefined && target === 'aws') throw new UsageError('--endpoint is for --target local or localstack; AWS endpoints follow the region (use --region)');
+  const region = str('region');
+  const outputs = str('outputs');
+  const watch = str('watch');
+  return {
+    sql: '',
+    format: (str('format') ?? 'table') as OutputFormat,
+    ...(job !== undefined ? { job } : {}),
+    target,
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    ...(region !== undefined ? { region } : {}),
+    ...(outputs !== undefined ? { outputs } : {}),
+    cache: true,
+    athena: false,
+    live: { limit: intOption(parsed, 'limit', DEFAULT_LIVE_LIMIT), ...(key !== undefined ? { key } : {}), ...(watch !== undefined ? { watchSeconds: intOption(parsed, 'watch', 1) } : {}) },
   };
 }
 
@@ -208,6 +254,10 @@ export interface QueryIo {
   target?: Target;
   /** Cache directory (default <cwd>/.riffle/query-cache). */
   cacheDir?: string;
+  /** --live --watch: stops watching (tests; Ctrl-C on the command line). */
+  signal?: AbortSignal;
+  /** --live --watch: stop after this many reads (tests). */
+  iterations?: number;
 }
 
 export interface QueryRun {
@@ -263,6 +313,10 @@ function fetchSummary(stats: FetchStats, seconds: number): string {
 export async function query(options: QueryOptions, io: QueryIo): Promise<number> {
   const warning = endpointWarning(options.target);
   if (warning) io.stderr.write(`${warning}\n`);
+  if (options.live) {
+    const target = io.target ?? resolveTarget(options.target, { ...(io.cwd ? { cwd: io.cwd } : {}), ...(options.endpoint ? { endpoint: options.endpoint } : {}), ...(options.region ? { region: options.region } : {}), ...(options.outputs ? { outputsFile: options.outputs } : {}) });
+    return runLive({ ...options.live, format: options.format, ...(options.job !== undefined ? { job: options.job } : {}) }, target, io);
+  }
   if (options.athena) {
     const target = io.target ?? resolveTarget(options.target, { ...(io.cwd ? { cwd: io.cwd } : {}), ...(options.region ? { region: options.region } : {}), ...(options.outputs ? { outputsFile: options.outputs } : {}) });
     // The SQL as Athena gets it, and how to rerun it by hand, go to stderr; the rows to stdout.
