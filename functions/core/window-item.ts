@@ -33,6 +33,11 @@ export interface WindowItem {
   closing?: WindowAccumulation[];
   /** Sessions: end of the latest closed session; partials reaching back to it are late. */
   closedThrough?: number;
+  /**
+   * Per gap ("<shard>@<gap end>", replay.ts): how far into the gap this item had applied when it
+   * first took a partial from after the gap ("0": nothing), advanced by each replayed partial applied.
+   */
+  gapMarks?: Record<string, string>;
 }
 
 /** The state item a contribution of `key` belongs to. */
@@ -124,6 +129,7 @@ export function copyItem(item: WindowItem, job?: Job): WindowItem {
   return {
     ...item,
     hwm: { ...item.hwm },
+    ...(item.gapMarks ? { gapMarks: { ...item.gapMarks } } : {}),
     ...(item.window ? { window: copyAcc(item.window) } : {}),
     ...(item.sessions ? { sessions: item.sessions.map(copyAcc) } : {}),
     ...(item.closing ? { closing: item.closing.map(copyAcc) } : {}),
@@ -168,6 +174,7 @@ export function toStoredItem(job: Job, item: WindowItem, nowMs: number, closedRe
     });
   }
   if (item.closedThrough !== undefined) stored.closedThrough = item.closedThrough;
+  if (item.gapMarks && Object.keys(item.gapMarks).length > 0) stored.gapMarks = item.gapMarks;
   const closeAt = itemCloseAt(job, item);
   if (closeAt !== undefined) {
     stored.openPk = openPk(job.name, item.key);
@@ -186,6 +193,7 @@ export function fromStoredItem(job: Job, stored: StoredItem): WindowItem {
     status: stored.status as WindowStatus,
   };
   if (stored.closedThrough !== undefined) item.closedThrough = Number(stored.closedThrough);
+  if (stored.gapMarks && typeof stored.gapMarks === 'object') item.gapMarks = { ...(stored.gapMarks as Record<string, string>) };
   if (typeof stored.state === 'string') {
     const state = JSON.parse(stored.state) as { w?: Json; s?: Json[]; c?: Json[] };
     if (state.w !== undefined) item.window = decodeAcc(job, state.w);

@@ -64,6 +64,38 @@ describe('query arguments', () => {
   });
 });
 
+describe('query --live arguments', () => {
+  it('takes --job, --key, --limit, --watch and the target options; no SQL', () => {
+    expect(options('--live')).toEqual({ sql: '', format: 'table', target: 'local', cache: true, athena: false, live: { limit: 1000 } });
+    expect(options('--live', '--job', 'sensor-averages', '--key', 'sensor-0001', '--limit', '50', '--watch', '2', '--format', 'json', '--target', 'localstack', '--endpoint', 'http://localhost:4567')).toEqual({
+      sql: '',
+      format: 'json',
+      job: 'sensor-averages',
+      target: 'localstack',
+      endpoint: 'http://localhost:4567',
+      cache: true,
+      athena: false,
+      live: { limit: 50, key: 'sensor-0001', watchSeconds: 2 },
+    });
+  });
+
+  it.each([
+    [['--live', 'SELECT 1'], /--live takes no SQL \(got 'SELECT 1'\): it prints every open window's row; narrow it with --job, --key and --limit, or drop --live/],
+    [['SELECT 1', '--key', 'k'], /--key goes with --live \(open windows from the state table\); in SQL over the S3 views write a WHERE or LIMIT clause instead/],
+    [['SELECT 1', '--watch', '2'], /--watch goes with --live/],
+    [['--live', '--key', 'k'], /--key needs --job: keys belong to a job \(e\.g\. --live --job sensor-averages --key sensor-7\)/],
+    [['--live', '--since', '2h'], /--since is for SQL over the S3 views; --live reads the open windows from the state table/],
+    [['--live', '--athena'], /--athena is for SQL over the S3 views/],
+    [['--live', '--no-cache'], /--no-cache is for SQL over the S3 views/],
+    [['--live', '--job', 'nope'], /unknown job 'nope'; jobs \(defined in jobs\/\): /],
+    [['--live', '--limit', '0'], /--limit must be a whole number from 1 to 100000, got '0'/],
+    [['--live', '--watch', 'soon'], /--watch must be a whole number from 1 to 3600, got 'soon'/],
+    [['--live', '--target', 'aws', '--endpoint', 'http://x'], /--endpoint is for --target local or localstack/],
+  ])('%j → says what to do', (argv, message) => {
+    expect(error(() => options(...argv))).toMatch(message);
+  });
+});
+
 describe('targets', () => {
   let dir: string;
   beforeEach(() => {
