@@ -53,9 +53,11 @@ export const LEADING_RESULT_COLUMNS: readonly ResultColumn[] = [
 /** Result fields after the aggregates. */
 export const TRAILING_RESULT_COLUMNS: readonly ResultColumn[] = [
   column('final', 'boolean'),
-  column('version', 'bigint', 'state version that produced this row; the highest per resultId wins'),
+  column('version', 'bigint', 'state version that produced this row; per window the greatest (job_version, revision, version) wins'),
   column('eventCount', 'bigint'),
   column('emittedAt', 'timestamp', 'UTC'),
+  column('job_version', 'bigint', "the job definition's version that produced this row (absent: 1)"),
+  column('revision', 'bigint', '0 live; a reprocess run id (epoch ms): per window the greatest (job_version, revision, version) wins'),
 ];
 
 /** Every column of a job's results, in the order of its JSON records. */

@@ -6,6 +6,8 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { SourcePlan } from './config';
+import { encodeFingerprint, fingerprintOutputKey, jobFingerprint } from '../functions/core/job-fingerprint';
+import { isDefinedJob } from '../functions/core/job';
 import { JobDelivery, OutputBucket } from './constructs/delivery';
 import { RiffleOperations } from './constructs/operations';
 import { QueryCatalog, glueTableName } from './constructs/query';
@@ -165,6 +167,11 @@ export class RiffleStack extends Stack {
       for (const [name, [value, description]] of Object.entries(values) as [JobOutput, [string, string]][]) {
         const key = outputKey(job.name, name);
         new CfnOutput(this, key, { key, value, description: `${job.name}: ${description}` });
+      }
+      // What a later deploy compares against (job-fingerprint.ts): the state-relevant definition and its version.
+      if (isDefinedJob(job)) {
+        const key = fingerprintOutputKey(pascal(job.name));
+        new CfnOutput(this, key, { key, value: encodeFingerprint(jobFingerprint(job)), description: `${job.name}: fingerprint and version of the deployed definition` });
       }
     }
   }

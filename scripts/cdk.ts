@@ -2,8 +2,12 @@
 // flags every run wants — telemetry and notices off (offline synth from a fresh clone), every
 // stack unless some are named, and the deploy outputs written to cdk-outputs.json for scripts.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { checkDeploy, fingerprintsIn, jobFingerprint, type DeployCheck, type JobFingerprint } from '../functions/core/job-fingerprint';
+import { JOBS_CONTEXT, selectJobs, stackName } from '../infra/config';
+import { jobs } from '../jobs';
 
 const COMMANDS = ['synth', 'deploy', 'diff', 'destroy'] as const;
 type Command = (typeof COMMANDS)[number];
@@ -51,7 +55,57 @@ export function cdkArgs(command: Command, extra: readonly string[]): string[] {
   return args;
 }
 
-function main(argv: readonly string[]): void {
+/** The jobs a deploy with these arguments selects: `-c riffle:jobs=…`, else cdk.json's. */
+export function selectedJobs(extra: readonly string[], root = ROOT): string[] {
+  let raw: unknown;
+  for (let i = 0; i < extra.length; i++) {
+    const arg = extra[i] as string;
+    const value = arg === '-c' || arg === '--context' ? extra[i + 1] : arg.startsWith('--context=') ? arg.slice('--context='.length) : undefined;
+    if (value?.startsWith(`${JOBS_CONTEXT}=`)) raw = value.slice(JOBS_CONTEXT.length + 1);
+  }
+  if (raw === undefined) raw = (JSON.parse(readFileSync(path.join(root, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> }).context?.[JOBS_CONTEXT];
+  return selectJobs(raw, Object.keys(jobs));
+}
+
+/**
+ * Before `cdk deploy`: the fingerprints the deployed stacks recorded (CloudFormation's outputs; the
+ * last deploy's ${OUTPUTS_FILE} when CloudFormation cannot be asked) against the jobs about to be
+ * deployed (job-fingerprint.ts). Refused changes stop the deploy before anything is touched.
+ */
+export async function deployEvolutionCheck(extra: readonly string[], describe: (stack: string) => Promise<Record<string, string> | undefined>): Promise<DeployCheck> {
+  const next = new Map<string, JobFingerprint>();
+  const deployed = new Map<string, JobFingerprint>();
+  const stacks = new Set<string>();
+  for (const name of selectedJobs(extra)) {
+    const job = jobs[name];
+    if (!job) continue;
+    next.set(name, jobFingerprint(job));
+    stacks.add(stackName(job.source));
+  }
+  for (const stack of stacks) for (const [job, f] of fingerprintsIn(await describe(stack))) deployed.set(job, f);
+  return checkDeploy(deployed, next);
+}
+
+async function describeDeployed(stack: string): Promise<Record<string, string> | undefined> {
+  const client = new CloudFormationClient({ maxAttempts: 2 });
+  try {
+    const found = await client.send(new DescribeStacksCommand({ StackName: stack }), { abortSignal: AbortSignal.timeout(15_000) });
+    return Object.fromEntries((found.Stacks?.[0]?.Outputs ?? []).map((o) => [o.OutputKey ?? '', o.OutputValue ?? '']));
+  } catch (error) {
+    if (/does not exist/.test((error as Error).message)) return undefined;
+    const file = path.join(ROOT, OUTPUTS_FILE);
+    console.error(`note: could not read ${stack}'s outputs from CloudFormation (${(error as Error).message}); comparing the job definitions with ${OUTPUTS_FILE} instead`);
+    try {
+      return (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>)[stack];
+    } catch {
+      return undefined;
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+async function main(argv: readonly string[]): Promise<void> {
   const [command, ...extra] = argv;
   if (command === undefined || command === '--help' || command === '-h' || extra.includes('--help') || extra.includes('-h')) {
     console.log(USAGE);
@@ -66,6 +120,20 @@ function main(argv: readonly string[]): void {
     console.error(`the AWS CDK CLI is not installed (${bin} is missing); run npm ci first`);
     process.exit(1);
   }
+  if (command === 'deploy') {
+    let check: DeployCheck;
+    try {
+      check = await deployEvolutionCheck(extra, describeDeployed);
+    } catch (error) {
+      console.error(`deploy: ${(error as Error).message}`);
+      process.exit(1);
+    }
+    check.notes.forEach((note) => console.log(note));
+    if (check.refused.length > 0) {
+      console.error(`deploy refused:\n  ${check.refused.join('\n  ')}`);
+      process.exit(1);
+    }
+  }
   const child = spawn(bin, cdkArgs(command as Command, extra), {
     cwd: ROOT,
     stdio: 'inherit',
@@ -79,4 +147,4 @@ function main(argv: readonly string[]): void {
   });
 }
 
-if (require.main === module) main(process.argv.slice(2));
+if (require.main === module) void main(process.argv.slice(2));

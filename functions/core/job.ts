@@ -15,6 +15,13 @@ export interface JobDefinition<E, V extends MappedValues = MappedValues> {
   /** Job name: lowercase letters, digits and '-', 1–40 characters. Names streams, stacks and output prefixes. */
   readonly name: string;
   /**
+   * Version of the definition: a whole number ≥ 1. Bump it when a change alters what the state
+   * holds (window, lateness, aggregates, map…) on a deployed job: the new version keeps its state
+   * apart from the old one's, its results carry `job_version`, and a deploy refuses such a change
+   * without a bump (README "Changing a deployed job"). @default 1
+   */
+  readonly version?: number;
+  /**
    * Name of the input stream this job reads. Jobs that share a source share one input stream
    * and are deployed in one stack. @default the job name
    */
@@ -52,6 +59,8 @@ export interface JobDefinition<E, V extends MappedValues = MappedValues> {
  */
 export interface Job<E = unknown, V extends MappedValues = MappedValues> {
   readonly name: string;
+  /** The definition's version (≥ 1): results carry it as `job_version`. */
+  readonly version: number;
   readonly source: string;
   readonly schema: ZodType<E>;
   eventTime(event: E): unknown;
@@ -69,7 +78,7 @@ export interface Job<E = unknown, V extends MappedValues = MappedValues> {
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$/;
 /** Result-record fields an aggregate may not shadow. */
-const RESERVED_FIELDS = new Set(['resultId', 'job', 'key', 'windowStart', 'windowEnd', 'final', 'version', 'eventCount', 'emittedAt']);
+const RESERVED_FIELDS = new Set(['resultId', 'job', 'key', 'windowStart', 'windowEnd', 'final', 'version', 'eventCount', 'emittedAt', 'job_version', 'revision']);
 
 export class JobDefinitionError extends Error {
   constructor(job: string, field: string, message: string) {
@@ -102,6 +111,8 @@ export function defineJob<E, V extends MappedValues>(definition: JobDefinition<E
   const fail = (field: string, message: string): never => {
     throw new JobDefinitionError(name, field, message);
   };
+  const version = definition.version ?? 1;
+  if (!Number.isSafeInteger(version) || version < 1) fail('version', `must be a whole number ≥ 1 (bump it by one for each incompatible change), got ${JSON.stringify(definition.version)}`);
   const source = definition.source ?? name;
   if (!NAME.test(source)) fail('source', `'${source}' is not a valid stream name; use 1–40 lowercase letters, digits and '-'`);
   if (!definition.schema || typeof (definition.schema as { safeParse?: unknown }).safeParse !== 'function') {
@@ -145,6 +156,7 @@ export function defineJob<E, V extends MappedValues>(definition: JobDefinition<E
 
   const job: Job<E, V> = {
     name,
+    version,
     source,
     schema: definition.schema,
     eventTime: definition.eventTime,

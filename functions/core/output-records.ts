@@ -30,7 +30,18 @@ export interface ResultRecord {
   version: number;
   eventCount: number;
   emittedAt: string;
+  /** The job definition's `version` that produced the row (rows written before the field: 1). */
+  job_version: number;
+  /**
+   * 0 from the live pipeline; a reprocess run's id (its start, epoch ms) from `npm run reprocess`.
+   * Per job, key and window the query views keep the row with the greatest (job_version, revision,
+   * version): a later reprocess of the same version supersedes the live rows and earlier runs.
+   */
+  revision: number;
 }
+
+/** The revision of every row the live pipeline writes. */
+export const LIVE_REVISION = 0;
 
 export function makeResult(args: {
   job: string;
@@ -42,6 +53,10 @@ export function makeResult(args: {
   version: number;
   eventCount: number;
   nowMs: number;
+  /** @default 1 */
+  jobVersion?: number;
+  /** @default LIVE_REVISION */
+  revision?: number;
 }): ResultRecord {
   return {
     resultId: resultId(args.job, args.key, args.start, args.end),
@@ -54,6 +69,8 @@ export function makeResult(args: {
     version: args.version,
     eventCount: args.eventCount,
     emittedAt: iso(args.nowMs),
+    job_version: args.jobVersion ?? 1,
+    revision: args.revision ?? LIVE_REVISION,
   } as ResultRecord;
 }
 

@@ -99,7 +99,7 @@ export function resultValues(job: Job, acc: WindowAccumulation): Record<string, 
 
 /** The result of a window accumulation (final or update), stamped with the item's version. */
 export function windowResult(job: Job, item: WindowItem, acc: WindowAccumulation, final: boolean, nowMs: number): ResultRecord {
-  return makeResult({ job: job.name, key: item.key, start: acc.start, end: acc.end, values: resultValues(job, acc), final, version: item.version, eventCount: acc.n, nowMs });
+  return makeResult({ job: job.name, key: item.key, start: acc.start, end: acc.end, values: resultValues(job, acc), final, version: item.version, eventCount: acc.n, nowMs, jobVersion: job.version });
 }
 
 /**

@@ -8,6 +8,7 @@
 // Re-deploying onto an existing data directory reuses what exists. Outputs are returned and
 // written to <dataDir>/outputs.json in `cdk deploy --outputs-file` shape.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { checkDeploy, fingerprintsIn, type JobFingerprint } from '../../functions/core/job-fingerprint';
 import * as path from 'node:path';
 import { readAssembly, type StackArtifact, type TemplateResource } from './assembly';
 import { evaluateCondition, IntrinsicError, references, resolveValue, type ResolveContext } from './intrinsics';
@@ -83,6 +84,7 @@ export async function deployAssembly(opts: DeployOptions): Promise<DeployResult>
   const exports = new Map<string, unknown>();
   const results: StackDeployment[] = [];
   const outputs: Record<string, Record<string, string>> = {};
+  if (opts.dataDir) checkJobEvolution(stacks, readOutputs(path.join(opts.dataDir, 'outputs.json')), log);
   for (const stack of stacks) {
     const warn = (msg: string) => {
       const line = `WARN ${stack.stackName}: ${msg}`;
@@ -98,13 +100,35 @@ export async function deployAssembly(opts: DeployOptions): Promise<DeployResult>
   return { stacks: results, outputs, warnings };
 }
 
-function writeOutputs(file: string, outputs: Record<string, Record<string, string>>): void {
-  let existing: Record<string, Record<string, string>> = {};
+function readOutputs(file: string): Record<string, Record<string, string>> {
   try {
-    existing = JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
+    return JSON.parse(readFileSync(file, 'utf8')) as Record<string, Record<string, string>>;
   } catch {
-    // first deploy
+    return {}; // first deploy
   }
+}
+
+/** A job's deploy is refused when its state-relevant definition changed over the one deployed (job-fingerprint.ts). */
+export class JobEvolutionError extends Error {
+  override readonly name = 'JobEvolutionError';
+}
+
+/** Compares the fingerprints the templates record with those of the last deploy on this data directory. */
+function checkJobEvolution(stacks: readonly StackArtifact[], deployed: Record<string, Record<string, string>>, log: (line: string) => void): void {
+  const before = new Map<string, JobFingerprint>();
+  const after = new Map<string, JobFingerprint>();
+  for (const stack of stacks) {
+    for (const [job, f] of fingerprintsIn(deployed[stack.stackName])) before.set(job, f);
+    const literal = Object.fromEntries(Object.entries(stack.template.Outputs ?? {}).flatMap(([key, out]) => (typeof out.Value === 'string' ? [[key, out.Value]] : [])));
+    for (const [job, f] of fingerprintsIn(literal)) after.set(job, f);
+  }
+  const check = checkDeploy(before, after);
+  check.notes.forEach((note) => log(note));
+  if (check.refused.length > 0) throw new JobEvolutionError(`deploy refused:\n  ${check.refused.join('\n  ')}`);
+}
+
+function writeOutputs(file: string, outputs: Record<string, Record<string, string>>): void {
+  const existing = readOutputs(file);
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(`${file}.tmp`, `${JSON.stringify({ ...existing, ...outputs }, null, 2)}\n`);
   renameSync(`${file}.tmp`, file);

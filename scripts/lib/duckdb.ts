@@ -3,9 +3,12 @@
 // rejected, and results written before Parquet or by LocalStack), unioned by name — and the three
 // output formats.
 //
-//   results_all   every emitted result row (all versions)
-//   results       one row per resultId (per job, key and window, which it hashes): the highest
-//                 version (ties: final first)
+//   results_all   every emitted result row (all versions, job versions and reprocess revisions)
+//   results       one row per resultId (per job, key and window, which it hashes): the greatest
+//                 (job_version, revision, version) — a newer job version's row where it produced
+//                 the window, a reprocess run's over the live pipeline's and over earlier runs',
+//                 then the highest state version (ties: final first). Rows written before
+//                 job_version and revision existed count as job_version 1, revision 0
 //   late_all      every late record written, retries included
 //   late          one row per input: a late event per (job, shard, sequence, sub-sequence), a late
 //                 partial per (job, key, window, shard, first–last sequence)
@@ -44,6 +47,8 @@ export const BASE_COLUMNS: Readonly<Record<OutputKind, Readonly<Record<string, s
     version: 'BIGINT',
     eventCount: 'BIGINT',
     emittedAt: 'TIMESTAMP',
+    job_version: 'BIGINT',
+    revision: 'BIGINT',
   },
   late: {
     kind: 'VARCHAR',
@@ -117,6 +122,12 @@ const quoteString = (text: string) => `'${text.replace(/'/g, "''")}'`;
 const timestampLiteral = (ms: number) => `TIMESTAMP ${quoteString(new Date(ms).toISOString().replace('T', ' ').replace('Z', ''))}`;
 
 /**
+ * Which of a window's result rows is its result: a newer job version, then a later reprocess
+ * revision, then a higher state version. Shared with the Athena form of the views (query.ts).
+ */
+export const RESULT_PRECEDENCE = 'coalesce(job_version, 1) DESC, coalesce(revision, 0) DESC, version DESC NULLS LAST';
+
+/**
  * The window that keeps one row per identity in each deduplicated view (the first of equals: the
  * highest version for results; the earliest write for late and rejected records).
  */
@@ -124,7 +135,7 @@ const ONE_ROW_PER: Readonly<Record<OutputKind, string>> = {
   // resultId is the hash of job, key, windowStart and windowEnd: partitioning by those four makes
   // the same groups without reading resultId (the widest column, 32 random hex digits), and lets
   // filters on them pass below the window into the scans.
-  results: 'PARTITION BY job, key, windowStart, windowEnd ORDER BY version DESC NULLS LAST, final DESC NULLS LAST, emittedAt DESC NULLS LAST',
+  results: `PARTITION BY job, key, windowStart, windowEnd ORDER BY ${RESULT_PRECEDENCE}, final DESC NULLS LAST, emittedAt DESC NULLS LAST`,
   // Late events are identified by their input position; late partials (no sequenceNumber) by the
   // window they missed and the input range they aggregate.
   late:

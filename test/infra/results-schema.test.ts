@@ -36,6 +36,8 @@ test('exact types: counts bigint, means and sketches double, top-k a list of (va
     custom: 'string',
     final: 'boolean',
     version: 'bigint',
+    job_version: 'bigint',
+    revision: 'bigint',
     eventCount: 'bigint',
     emittedAt: 'timestamp',
   });
