@@ -5,6 +5,7 @@
 // Pure: no CDK imports, so it is unit-tested without synthesizing anything.
 import { CLOSED_RETENTION_DAYS, SHUFFLE_BUCKETS } from '../functions/contract/limits';
 import { formatDuration, parseDuration } from '../functions/core/duration';
+import { defaultLatencyProfile, LATENCY_PROFILE_NAMES, LATENCY_PROFILES, type LatencyProfile } from './latency-profiles';
 
 /** What the infrastructure needs to know about a job (derived from its definition in jobs/). */
 export interface JobDescriptor {
@@ -106,6 +107,19 @@ function seconds<S extends Scope>(scope: S, min: number, max: number, defaultVal
       return ms / 1000;
     },
     display: (value) => `'${formatDuration(value * 1000)}'`,
+  };
+}
+
+/** A duration in whole minutes ('1m', '5m', '300s'); the value is seconds. EventBridge's rate() takes whole minutes. */
+function minutes<S extends Scope>(scope: S, min: number, max: number, defaultMinutes: number, doc: string): Setting<number, S> {
+  const base = seconds(scope, min * 60, max * 60, defaultMinutes * 60, doc);
+  return {
+    ...base,
+    parse(raw) {
+      const value = base.parse(raw);
+      if (value % 60 !== 0) throw new Problem(`${show(raw)} is not a whole number of minutes (an EventBridge rate); use ${base.allowed}, e.g. '2m'`);
+      return value;
+    },
   };
 }
 
@@ -224,10 +238,14 @@ export const SETTINGS = {
   shuffleShards: int('job', 1, 500, 1, "Shards of the job's shuffle stream (streamMode 'provisioned' only)."),
   // The functions' own limit (functions/contract/limits.ts): a value they would refuse fails here.
   shuffleBuckets: int('job', SHUFFLE_BUCKETS.min, SHUFFLE_BUCKETS.max, 0, `Shuffle partition keys partials are packed into (RIFFLE_SHUFFLE_BUCKETS). Default: max(8, 4 × shuffle shards × reducerParallelization), 4 shards assumed on-demand; at most ${SHUFFLE_BUCKETS.max}.`),
-  mapperBatchSize: int('job', 1, 10_000, 1000, 'Records per mapper invocation (ESM BatchSize). Larger batches combine more per (key, window).'),
-  mapperBatchingWindow: seconds('job', 0, 300, 1, 'How long the mapper ESM gathers records before invoking.'),
-  reducerBatchSize: int('job', 1, 10_000, 1000, 'Shuffle records per reducer invocation. Larger: fewer DynamoDB writes, more latency.'),
-  reducerBatchingWindow: seconds('job', 0, 300, 5, 'How long the reducer ESM gathers records. Trades result latency for DynamoDB cost.'),
+  // The latency profile sets the settings marked "(profile)" below; any of them set explicitly wins.
+  latency: oneOf('job', LATENCY_PROFILE_NAMES, 'balanced', "Latency profile (infra/latency-profiles.ts): 'interactive' (update results in ~1 s: no batching windows, enhanced fan-out), 'balanced' or 'economy' (5-minute reducer window, cheapest). Default: 'balanced' for `emit: 'update'` jobs, 'economy' for `emit: 'final'` jobs."),
+  mapperBatchSize: int('job', 1, 10_000, LATENCY_PROFILES.balanced.mapperBatchSize, '(profile) Records per mapper invocation (ESM BatchSize). Larger batches combine more per (key, window).'),
+  mapperBatchingWindow: seconds('job', 0, 300, LATENCY_PROFILES.balanced.mapperBatchingWindow, '(profile) How long the mapper ESM gathers records before invoking.'),
+  reducerBatchSize: int('job', 1, 10_000, LATENCY_PROFILES.balanced.reducerBatchSize, '(profile) Shuffle records per reducer invocation. Larger: fewer DynamoDB writes, more latency.'),
+  reducerBatchingWindow: seconds('job', 0, 300, LATENCY_PROFILES.balanced.reducerBatchingWindow, '(profile) How long the reducer ESM gathers records. Trades result latency for DynamoDB cost: one state write per key per batch.'),
+  enhancedFanOut: bool('job', LATENCY_PROFILES.balanced.enhancedFanOut, '(profile) Enhanced fan-out consumers for the mapper (input stream) and the reducer (shuffle stream): records pushed in ~70 ms instead of polled about once a second per shard; $0.015 per consumer-shard-hour + $0.013/GB.'),
+  closerInterval: minutes('job', 1, 60, LATENCY_PROFILES.balanced.closerIntervalSeconds / 60, "(profile) Period of the closer's schedule (EventBridge rate(), whole minutes). The reducer also nudges the closer after its batches, at most every 5 s."),
   reducerParallelization: int('job', 1, 10, 1, 'Concurrent reducer batches per shuffle shard (ESM ParallelizationFactor). The mapper always uses 1: the exactly-once fence relies on per-shard order.'),
   retryAttempts: unlimitedOr(int('job', 0, 10_000, 10, ''), 'Retries of a failed batch before it goes to the on-failure destination (mapper and reducer; bisecting does not count). Unlimited: a batch is retried until it succeeds or leaves the stream, so an outage shorter than streamRetention loses nothing (a poison record is rejected by the mapper, never retried). A finite value skips batches after that many retries: run `npm run replay`.'),
   maxRecordAge: unlimitedOr(seconds('job', 60, 7 * DAY, HOUR, ''), 'Records older than this skip to the on-failure destination (mapper and reducer). Unlimited: until they leave the stream. At most streamRetention; skipped batches need `npm run replay`.'),
@@ -242,8 +260,8 @@ export const SETTINGS = {
   logRetentionDays: oneOf('job', LOG_RETENTION_DAYS, 30, "Retention of the job's function and Firehose log groups."),
   logLevel: oneOf('job', ['DEBUG', 'INFO', 'WARN', 'ERROR'] as const, 'INFO', 'POWERTOOLS_LOG_LEVEL of the functions.'),
   // Dynamic partitioning requires a buffer of at least 64 MiB and 60 s on AWS.
-  firehoseBufferInterval: seconds('job', 60, 900, 60, 'Firehose buffering interval: the longest an output record waits before it is written to S3.'),
-  firehoseBufferSizeMb: int('job', 64, 128, 64, 'Firehose buffering size (MiB).'),
+  firehoseBufferInterval: seconds('job', 60, 900, LATENCY_PROFILES.balanced.firehoseBufferInterval, '(profile) Firehose buffering interval: the longest an output record waits before it is written to S3.'),
+  firehoseBufferSizeMb: int('job', 64, 128, LATENCY_PROFILES.balanced.firehoseBufferSizeMb, '(profile) Firehose buffering size (MiB).'),
   queryStartDate: isoDate('job', '2025-01-01', "First day Athena's partition projection covers: results of older windows are invisible to Athena. Unfiltered queries list one S3 prefix per hour since this day, so keep it recent."),
   iteratorAgeAlarm: seconds('job', 60, 7 * DAY, 5 * 60, 'Alarm when the mapper or reducer falls this far behind its stream (IteratorAge).'),
   rejectedRateAlarmPercent: decimal('job', 0, 100, 1, 'Alarm when more than this percentage of input records is rejected in 5 minutes.'),
@@ -262,6 +280,18 @@ export type JobSettings = SettingsOf<'job'>;
 const NAMES = Object.keys(SETTINGS) as SettingName[];
 const SOURCE_NAMES = NAMES.filter((n) => SETTINGS[n].scope === 'source');
 const JOB_NAMES = NAMES.filter((n) => SETTINGS[n].scope === 'job');
+/** The settings a latency profile sets, and the profile field each one takes its value from. */
+const PROFILE_FIELDS = {
+  mapperBatchSize: 'mapperBatchSize',
+  mapperBatchingWindow: 'mapperBatchingWindow',
+  reducerBatchSize: 'reducerBatchSize',
+  reducerBatchingWindow: 'reducerBatchingWindow',
+  enhancedFanOut: 'enhancedFanOut',
+  closerInterval: 'closerIntervalSeconds',
+  firehoseBufferInterval: 'firehoseBufferInterval',
+  firehoseBufferSizeMb: 'firehoseBufferSizeMb',
+} as const satisfies Partial<Record<SettingName, keyof LatencyProfile>>;
+
 /** Settings that size a provisioned stream: setting them with on-demand streams is a mistake worth reporting. */
 const SHARD_SETTINGS = new Set<SettingName>(['inputShards', 'shuffleShards']);
 
@@ -459,8 +489,12 @@ export function planDeployment(context: RiffleContext, registry: Readonly<Record
       const all = parsed.get(ALL_KEY);
       /** Where a job setting was written, for error messages. */
       const pathOf = (name: SettingName): string => `${CONFIG_CONTEXT}.${own?.has(name) ? job.name : all?.has(name) ? ALL_KEY : job.name}.${name}`;
+      // Precedence: the job's own setting > "*" > the job's latency profile > the setting's default.
+      const latency = (own?.get('latency') ?? all?.get('latency') ?? defaultLatencyProfile(job.emit)) as keyof typeof LATENCY_PROFILES;
+      const profile = LATENCY_PROFILES[latency];
       for (const name of JOB_NAMES) {
-        jobSettings[name] = own?.has(name) ? own.get(name) : all?.has(name) ? all.get(name) : SETTINGS[name].defaultValue;
+        const fromProfile = name in PROFILE_FIELDS ? profile[PROFILE_FIELDS[name as keyof typeof PROFILE_FIELDS]] : undefined;
+        jobSettings[name] = own?.has(name) ? own.get(name) : all?.has(name) ? all.get(name) : name === 'latency' ? latency : (fromProfile ?? SETTINGS[name].defaultValue);
         if (SHARD_SETTINGS.has(name) && settings.streamMode === 'on-demand' && own?.has(name)) {
           problems.push(`${CONFIG_CONTEXT}.${job.name}.${name}: applies only to streamMode 'provisioned'; on-demand streams scale their shards themselves — remove it or set streamMode 'provisioned'`);
         }
@@ -493,7 +527,7 @@ export function planDeployment(context: RiffleContext, registry: Readonly<Record
 export function settingsTable(): string {
   const rows = NAMES.map((name) => {
     const setting = SETTINGS[name] as Setting<unknown>;
-    const fallback = name === 'shuffleBuckets' ? '(computed)' : setting.display(setting.defaultValue);
+    const fallback = name === 'shuffleBuckets' ? '(computed)' : name === 'latency' ? '(from `emit`)' : name in PROFILE_FIELDS ? '(profile)' : setting.display(setting.defaultValue);
     return `| \`${name}\` | ${setting.scope} | ${fallback} | ${setting.allowed} | ${setting.doc} |`;
   });
   return ['| setting | scope | default | allowed | meaning |', '|---|---|---|---|---|', ...rows].join('\n');

@@ -1,5 +1,5 @@
-// The local Lambda runtime: registered functions, a pool of warm worker-thread execution
-// environments per function (capped by reserved concurrency), synchronous and asynchronous
+// The local Lambda runtime: registered functions, a pool of warm execution environments (child
+// processes on the Node binary of each function's runtime, node-runtimes.ts) per function (capped by reserved concurrency), synchronous and asynchronous
 // invocation with Lambda's semantics (timeouts, crashes, 6 MB / 1 MB payload limits, async
 // retries), fault injection and per-function statistics. With `asyncJournal`, accepted
 // asynchronous events are on disk before invokeAsync's `durable` resolves (what the 202 waits
@@ -7,7 +7,8 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { FsyncPolicy } from '../durable/journal';
 import { AsyncEventJournal, type PendingAsyncEvent } from './async-journal';
-import { ExecutionEnvironment, type RawOutcome } from './environment';
+import { ExecutionEnvironment, type RawOutcome, type RunOutcome } from './environment';
+import { resolveNodeRuntime } from './node-runtimes';
 import type { Faults } from '../faults';
 import type {
   FunctionDefinition,
@@ -36,13 +37,17 @@ export interface RuntimeOptions {
   readonly defaultConcurrency?: number;
   /** Idle environments are reaped after this long (default 5 min, like a cold Lambda). */
   readonly idleTimeoutMs?: number;
-  /** Cap each worker's V8 heap at the function's MemorySize (default true). */
+  /** Cap each environment's V8 heap at the function's MemorySize (default true). */
   readonly enforceMemoryLimit?: boolean;
   readonly faults?: Faults;
   /** Where function output goes; default: stdout/stderr prefixed with the function name. */
   readonly log?: ((functionName: string, line: string, stream: 'stdout' | 'stderr') => void) | 'silent';
   /** Also sees every line a function prints, whatever `log` does (the local CloudWatch reads EMF from it). */
   readonly onOutput?: (functionName: string, line: string, stream: 'stdout' | 'stderr') => void;
+  /** Sees every finished invocation with the lines it printed (the one-line summaries, function-logs.ts). */
+  readonly onInvocation?: (report: InvocationReport) => void;
+  /** Where the runtime's own warnings go (e.g. a runtime's Node binary is missing). Default: stderr. */
+  readonly warn?: (line: string) => void;
   /** Delays before the two asynchronous retries (Lambda: about 1 and 2 minutes). Default 1 s, 2 s. */
   readonly asyncRetryDelaysMs?: readonly number[];
   /** Divides asynchronous retry delays (the local cloud's speed-up for tests). Default 1. */
@@ -69,6 +74,18 @@ export class LambdaServiceError extends Error {
 }
 
 type AsyncEvent = PendingAsyncEvent;
+
+/** One finished invocation: Lambda's REPORT line, plus what the function printed while it ran. */
+export interface InvocationReport {
+  readonly functionName: string;
+  readonly requestId: string;
+  readonly result: InvokeResult;
+  /** The environment was started for this invocation. */
+  readonly coldStart: boolean;
+  readonly memoryMb: number;
+  /** The lines the function printed during the invocation (at most the first 200). */
+  readonly lines: readonly string[];
+}
 
 interface FunctionState {
   def: FunctionDefinition;
@@ -99,6 +116,8 @@ export class LambdaRuntime implements Invoker {
   /** Recovered events not yet run (their function is not registered yet). */
   private parked: PendingAsyncEvent[] = [];
   private stopped = false;
+  /** Runtime names whose missing Node binary was already warned about. */
+  private readonly warnedRuntimes = new Set<string>();
 
   constructor(opts: RuntimeOptions = {}) {
     this.opts = opts;
@@ -300,7 +319,7 @@ export class LambdaRuntime implements Invoker {
   /**
    * Stops the runtime: pending async retries are cancelled (with a journal they stay in it and run
    * at the next start; without one they are dropped), running invocations finish (each is bounded
-   * by its timeout), then every worker is terminated.
+   * by its timeout), then every environment is killed.
    */
   async stop(): Promise<void> {
     if (this.stopped) return;
@@ -345,16 +364,18 @@ export class LambdaRuntime implements Invoker {
 
     if (fault?.kind === 'throw') {
       return this.finish(st, start, invocation, requestId, {
-        kind: 'error',
-        error: { errorType: 'InjectedFault', errorMessage: fault.message, trace: [] },
-      });
+        outcome: { kind: 'error', error: { errorType: 'InjectedFault', errorMessage: fault.message, trace: [] } },
+        lines: [],
+      }, false);
     }
 
     const env = await this.acquire(st);
+    const coldStart = env.invocations === 0;
+    env.invocations += 1;
     stats.concurrent += 1;
     stats.maxConcurrent = Math.max(stats.maxConcurrent, stats.concurrent);
     const runStart = Date.now();
-    let outcome: RawOutcome;
+    let outcome: RunOutcome;
     try {
       outcome = await env.run(
         {
@@ -370,10 +391,16 @@ export class LambdaRuntime implements Invoker {
       stats.concurrent -= 1;
       this.release(st, env);
     }
-    return this.finish(st, runStart, invocation, requestId, outcome);
+    return this.finish(st, runStart, invocation, requestId, outcome, coldStart);
   }
 
-  private finish(st: FunctionState, start: number, invocation: number, requestId: string, outcome: RawOutcome): InvokeResult {
+  private finish(st: FunctionState, start: number, invocation: number, requestId: string, run: RunOutcome, coldStart: boolean): InvokeResult {
+    const result = this.resultOf(st, start, invocation, requestId, run.outcome);
+    this.opts.onInvocation?.({ functionName: st.def.name, requestId, result, coldStart, memoryMb: st.def.memoryMb ?? DEFAULT_MEMORY_MB, lines: run.lines });
+    return result;
+  }
+
+  private resultOf(st: FunctionState, start: number, invocation: number, requestId: string, outcome: RawOutcome): InvokeResult {
     const durationMs = Date.now() - start;
     const stats = st.stats;
     stats.totalDurationMs += durationMs;
@@ -465,6 +492,11 @@ export class LambdaRuntime implements Invoker {
     const logStreamName = `${new Date().toISOString().slice(0, 10).replace(/-/g, '/')}/[$LATEST]${randomBytes(16).toString('hex')}`;
     const logGroupName = `/aws/lambda/${def.name}`;
     st.stats.coldStarts += 1;
+    const node = resolveNodeRuntime(def.runtime);
+    if (node.warning && !this.warnedRuntimes.has(node.runtime ?? '')) {
+      this.warnedRuntimes.add(node.runtime ?? '');
+      (this.opts.warn ?? ((l: string) => process.stderr.write(`[local-lambda] ${l}\n`)))(node.warning);
+    }
     const env = new ExecutionEnvironment(
       {
         init: {
@@ -477,6 +509,7 @@ export class LambdaRuntime implements Invoker {
           logStreamName,
         },
         env: this.environmentFor(def, memoryMb, logGroupName, logStreamName),
+        execPath: node.execPath,
         ...(this.opts.enforceMemoryLimit === false ? {} : { heapLimitMb: Math.max(memoryMb, 128) }),
         onLog: (line, stream) => this.onLog(st, line, stream),
       },
@@ -510,7 +543,7 @@ export class LambdaRuntime implements Invoker {
       AWS_LAMBDA_INITIALIZATION_TYPE: 'on-demand',
       AWS_LAMBDA_LOG_GROUP_NAME: logGroupName,
       AWS_LAMBDA_LOG_STREAM_NAME: logStreamName,
-      AWS_EXECUTION_ENV: `AWS_Lambda_${def.runtime ?? 'nodejs20.x'}`,
+      AWS_EXECUTION_ENV: `AWS_Lambda_${def.runtime ?? 'nodejs22.x'}`,
       AWS_NODEJS_CONNECTION_REUSE_ENABLED: '1',
       LAMBDA_TASK_ROOT: def.assetDir,
       LAMBDA_RUNTIME_DIR: __dirname,

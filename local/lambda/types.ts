@@ -1,4 +1,4 @@
-// Types shared by the local Lambda runtime, its worker bootstrap (worker.cjs) and its callers
+// Types shared by the local Lambda runtime, its process bootstrap (bootstrap.cjs) and its callers
 // (event source mappings, the invoke REST service, the deployer).
 
 /** A function as the deployer registers it: what CloudFormation's AWS::Lambda::Function says. */
@@ -9,7 +9,7 @@ export interface FunctionDefinition {
   readonly assetDir: string;
   /** `file.export`, e.g. `index.handler` (a path prefix such as `dist/index.handler` is allowed). */
   readonly handler: string;
-  /** e.g. `nodejs20.x`; only informational (sets AWS_EXECUTION_ENV). */
+  /** e.g. `nodejs22.x`: the Node major the function runs on (node-runtimes.ts) and AWS_EXECUTION_ENV. */
   readonly runtime?: string;
   /** Environment.Variables, already resolved to strings. */
   readonly environment?: Readonly<Record<string, string>>;
@@ -84,7 +84,7 @@ export interface FunctionStats {
   workers: number;
 }
 
-// ---- main thread <-> worker messages ----
+// ---- runtime <-> function process messages (frames on fd 3, see frames.cjs) ----
 
 /** Fault the worker applies to one invocation (see local/faults.ts). */
 export type WorkerFault =
@@ -113,7 +113,11 @@ export interface InvokeMessage {
   readonly fault?: WorkerFault;
 }
 
-export type WorkerMessage =
+/** Bytes the function had written to [stdout, stderr] when the message was sent. */
+type Written = { readonly out: readonly [number, number] };
+
+export type WorkerMessage = Written &
+  (
   | { readonly type: 'result'; readonly id: number; readonly ok: true; readonly payload: string }
   | {
       readonly type: 'result';
@@ -123,5 +127,6 @@ export type WorkerMessage =
       /** The worker cannot be reused (e.g. its module failed to load). */
       readonly fatal?: boolean;
     }
-  /** An injected crash: the worker is about to exit. */
-  | { readonly type: 'crash'; readonly id: number; readonly reason: string };
+  /** An injected crash or an uncaught error: the process is about to exit. */
+  | { readonly type: 'crash'; readonly id: number; readonly reason: string; readonly errorType?: string }
+  );

@@ -1,5 +1,5 @@
-// The embedded cloud's Lambda runtime: worker-thread execution environments with their own
-// environment, warm reuse, timeouts, crashes, concurrency caps, async retries, fault injection
+// The embedded cloud's Lambda runtime: execution environments (processes on the Node binary of
+// the function's runtime) with their own environment, warm reuse, timeouts, crashes, concurrency caps, async retries, fault injection
 // and the Lambda invoke REST API driven by @aws-sdk/client-lambda.
 import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
@@ -22,8 +22,17 @@ exports.handler = async (event, context) => {
   if (event.throw) throw new RangeError('bad input ' + calls);
   if (event.throwString) throw 'plain string';
   if (event.sleepMs) await new Promise((r) => setTimeout(r, event.sleepMs));
+  if (event.throwLater) {
+    setTimeout(() => { throw new TypeError('thrown from a timer'); }, 5);
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  if (event.hog) {
+    const hold = [];
+    for (;;) hold.push(new Array(1e6).fill(hold.length));
+  }
   return {
     calls,
+    node: process.version,
     color: process.env.COLOR,
     fn: process.env.AWS_LAMBDA_FUNCTION_NAME,
     region: process.env.AWS_REGION,
@@ -43,6 +52,7 @@ let dir: string;
 let collector: Collector;
 let faults: Faults;
 let runtime: LambdaRuntime;
+const warnings: string[] = [];
 
 beforeAll(async () => {
   dir = mkdtempSync(path.join(tmpdir(), 'riffle-runtime-'));
@@ -53,6 +63,7 @@ beforeAll(async () => {
     log: 'silent',
     baseEnv: { AWS_ENDPOINT_URL: 'http://127.0.0.1:4566', COLLECTOR_URL: collector.url },
     asyncRetryDelaysMs: [50, 50],
+    warn: (line) => warnings.push(line),
   });
   const echo = writeHandler(dir, 'echo', ECHO);
   runtime.register({ name: 'red', assetDir: echo, handler: 'index.handler', environment: { COLOR: 'red' }, timeoutSeconds: 2, memoryMb: 256 });
@@ -60,6 +71,7 @@ beforeAll(async () => {
   runtime.register({ name: 'cb', assetDir: echo, handler: 'index.callback' });
   runtime.register({ name: 'capped', assetDir: echo, handler: 'index.handler', reservedConcurrency: 2, timeoutSeconds: 5 });
   runtime.register({ name: 'missing-export', assetDir: echo, handler: 'index.nope' });
+  runtime.register({ name: 'node22', assetDir: echo, handler: 'index.handler', runtime: 'nodejs22.x', memoryMb: 128, timeoutSeconds: 20 });
 });
 
 afterAll(async () => {
@@ -87,6 +99,38 @@ test('each function has its own environment, context and warm module state', asy
   // The host's environment is not shared with (or modified by) the functions.
   expect(process.env.COLOR).not.toBe('red');
   expect(runtime.resolve('arn:aws:lambda:us-east-1:000000000000:function:red')).toBe('red');
+});
+
+test('a nodejs22.x function runs on Node 22, whatever Node runs the cloud', async () => {
+  const r = await runtime.invoke('node22', {});
+  expect(r.ok).toBe(true);
+  expect(String(body(r)['node'])).toMatch(/^v22\./);
+});
+
+test('a runtime whose Node binary is missing runs on the host Node, with one warning saying what to install', async () => {
+  const echo = path.join(dir, 'echo');
+  runtime.register({ name: 'old-a', assetDir: echo, handler: 'index.handler', runtime: 'nodejs18.x' });
+  runtime.register({ name: 'old-b', assetDir: echo, handler: 'index.handler', runtime: 'nodejs18.x' });
+  const [a, b] = await Promise.all([runtime.invoke('old-a', {}), runtime.invoke('old-b', {})]);
+  expect(body(a)['node']).toBe(process.version);
+  expect(body(b)['node']).toBe(process.version);
+  expect(warnings.filter((w) => w.includes('nodejs18.x'))).toHaveLength(1);
+  expect(warnings[0]).toMatch(/npm install --no-save node-\S+@18/);
+});
+
+test('an error thrown outside the handler kills the environment with its type', async () => {
+  const r = await runtime.invoke('node22', { throwLater: true });
+  expect(r.ok).toBe(false);
+  expect(r.error).toMatchObject({ errorType: 'TypeError' });
+  expect(r.error?.errorMessage).toContain('thrown from a timer');
+  expect((await runtime.invoke('node22', {})).ok).toBe(true);
+});
+
+test('a function over its MemorySize dies with Runtime.OutOfMemory', async () => {
+  const r = await runtime.invoke('node22', { hog: true });
+  expect(r.ok).toBe(false);
+  expect(r.error?.errorType).toBe('Runtime.OutOfMemory');
+  expect((await runtime.invoke('node22', {})).ok).toBe(true);
 });
 
 test('callback-style handlers are supported', async () => {

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, planDeployment, selectJobs, SETTINGS, settingsTable, type RiffleContext } from '../../infra/config';
+import { defaultLatencyProfile, LATENCY_PROFILES } from '../../infra/latency-profiles';
 import { REGISTRY } from './helpers';
 
 const KNOWN = Object.keys(REGISTRY);
@@ -46,18 +47,22 @@ describe('planDeployment', () => {
     ]);
     const [sensors] = plan.sources;
     expect(sensors!.settings).toMatchObject({ streamMode: 'provisioned', inputShards: 1, streamRetention: 86_400, tableEncryption: 'aws-managed', removalPolicy: 'retain' });
+    // sensor-averages emits 'final' results: the economy profile.
     expect(sensors!.jobs[0]!.settings).toMatchObject({
-      mapperBatchSize: 1000,
-      mapperBatchingWindow: 1,
-      reducerBatchSize: 1000,
-      reducerBatchingWindow: 5,
+      latency: 'economy',
+      mapperBatchSize: 10_000,
+      mapperBatchingWindow: 30,
+      reducerBatchSize: 10_000,
+      reducerBatchingWindow: 300,
+      enhancedFanOut: false,
+      closerInterval: 300,
       reducerParallelization: 1,
       retryAttempts: undefined,
       maxRecordAge: undefined,
       shuffleBuckets: 8,
       closerReservedConcurrency: 1,
-      firehoseBufferInterval: 60,
-      firehoseBufferSizeMb: 64,
+      firehoseBufferInterval: 300,
+      firehoseBufferSizeMb: 128,
       logRetentionDays: 30,
     });
   });
@@ -175,4 +180,68 @@ test('the settings table documents every setting', () => {
 test('infra/README.md carries the current settings table', () => {
   const readme = readFileSync(path.resolve(__dirname, '..', '..', 'infra', 'README.md'), 'utf8');
   expect(readme).toContain(settingsTable());
+});
+
+describe('latency profiles', () => {
+  const jobSettings = (context: RiffleContext, job: string) => {
+    for (const source of planDeployment(context, REGISTRY).sources) {
+      const plan = source.jobs.find((j) => j.job.name === job);
+      if (plan) return plan.settings;
+    }
+    throw new Error(`no plan for ${job}`);
+  };
+  /** The settings a profile sets, as the plan holds them. */
+  const asSettings = (name: keyof typeof LATENCY_PROFILES) => {
+    const { closerIntervalSeconds, ...rest } = LATENCY_PROFILES[name];
+    return { latency: name, closerInterval: closerIntervalSeconds, ...rest };
+  };
+
+  test("the default follows emit: 'update' jobs are balanced, 'final' jobs economy", () => {
+    expect(defaultLatencyProfile('update')).toBe('balanced');
+    expect(defaultLatencyProfile('final')).toBe('economy');
+    expect(jobSettings({ jobs: 'clicks,click-sessions' }, 'click-sessions')).toMatchObject(asSettings('balanced'));
+    expect(jobSettings({ jobs: 'clicks,click-sessions' }, 'clicks')).toMatchObject(asSettings('economy'));
+  });
+
+  test.each(['interactive', 'balanced', 'economy'] as const)('latency %s sets every setting of its profile', (name) => {
+    expect(jobSettings({ jobs: 'sensor-averages', config: { 'sensor-averages': { latency: name } } }, 'sensor-averages')).toMatchObject(asSettings(name));
+    // From the command line, and for every job with "*".
+    expect(jobSettings({ jobs: 'sensor-averages', overrides: { 'sensor-averages.latency': name } }, 'sensor-averages')).toMatchObject(asSettings(name));
+    expect(jobSettings({ jobs: 'clicks,click-sessions', config: { '*': { latency: name } } }, 'click-sessions')).toMatchObject(asSettings(name));
+  });
+
+  test('an explicit setting beats the profile, whether written for the job or for "*"; a job\'s profile beats "*"\'s', () => {
+    const context: RiffleContext = {
+      jobs: 'clicks,click-sessions',
+      config: {
+        '*': { latency: 'economy', reducerBatchingWindow: '1m' },
+        clicks: { latency: 'interactive', mapperBatchSize: 200, enhancedFanOut: false, closerInterval: '2m', firehoseBufferInterval: '90s' },
+      },
+    };
+    expect(jobSettings(context, 'clicks')).toMatchObject({
+      ...asSettings('interactive'),
+      mapperBatchSize: 200,
+      enhancedFanOut: false,
+      closerInterval: 120,
+      firehoseBufferInterval: 90,
+      reducerBatchingWindow: 60,
+    });
+    expect(jobSettings(context, 'click-sessions')).toMatchObject({ ...asSettings('economy'), reducerBatchingWindow: 60 });
+  });
+
+  test('an unknown profile, a bad fan-out flag or a closer interval EventBridge cannot run fail with what to write instead', () => {
+    expect(problem({ jobs: 'clicks', config: { clicks: { latency: 'fast' } } })).toBe("riffle:config.clicks.latency: 'fast' is not allowed; use 'interactive', 'balanced' or 'economy'");
+    expect(problem({ jobs: 'clicks', config: { '*': { latency: 'Interactive' } } })).toBe("riffle:config.*.latency: 'Interactive' is not allowed; use 'interactive', 'balanced' or 'economy'");
+    expect(problem({ jobs: 'clicks', config: { clicks: { enhancedFanOut: 'yes' } } })).toBe("riffle:config.clicks.enhancedFanOut: 'yes' is not a boolean; use true or false");
+    expect(problem({ jobs: 'clicks', config: { clicks: { closerInterval: '90s' } } })).toBe("riffle:config.clicks.closerInterval: '90s' is not a whole number of minutes (an EventBridge rate); use 1m–1h, e.g. '2m'");
+    expect(problem({ jobs: 'clicks', config: { clicks: { closerInterval: '30s' } } })).toBe("riffle:config.clicks.closerInterval: '30s' is out of range; use 1m–1h");
+  });
+
+  test('every profile is within the limits its settings accept (AWS limits, Firehose minimums with dynamic partitioning)', () => {
+    for (const name of Object.keys(LATENCY_PROFILES) as (keyof typeof LATENCY_PROFILES)[]) {
+      const { closerIntervalSeconds, ...rest } = LATENCY_PROFILES[name];
+      const written = { ...rest, closerInterval: `${closerIntervalSeconds}s`, mapperBatchingWindow: `${rest.mapperBatchingWindow}s`, reducerBatchingWindow: `${rest.reducerBatchingWindow}s`, firehoseBufferInterval: `${rest.firehoseBufferInterval}s` };
+      expect(() => planDeployment({ jobs: 'clicks', config: { clicks: written } }, REGISTRY)).not.toThrow();
+    }
+  });
 });

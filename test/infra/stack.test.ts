@@ -6,7 +6,11 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { OUTPUT_KINDS } from '../../infra/constructs/delivery';
 import { JOB_OUTPUTS, outputKey } from '../../infra/outputs';
 import type { RiffleStack } from '../../infra/stack';
+import { LATENCY_PROFILES } from '../../infra/latency-profiles';
 import { buildTestApp } from './helpers';
+
+// No job here sets a latency profile: 'final' jobs get 'economy', the 'update' job 'balanced'.
+const PROFILE = { clicks: LATENCY_PROFILES.economy, 'click-sessions': LATENCY_PROFILES.balanced } as const;
 
 type Resources = Record<string, { Type: string; Properties?: Record<string, unknown>; DeletionPolicy?: string }>;
 
@@ -168,7 +172,7 @@ describe('bucket', () => {
 describe('delivery', () => {
   test('three dynamically partitioned, encrypted delivery streams per job with the contract prefixes: results Parquet, late and rejected GZIP', () => {
     t.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 6);
-    for (const job of ['clicks', 'click-sessions']) {
+    for (const job of ['clicks', 'click-sessions'] as const) {
       for (const kind of OUTPUT_KINDS) {
         const field = kind === 'rejected' ? 'rejectedAt' : 'windowStart';
         t.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
@@ -180,7 +184,7 @@ describe('delivery', () => {
             ErrorOutputPrefix: `errors/${kind}/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/`,
             // Record format conversion forbids S3 compression: Parquet pages are SNAPPY instead.
             CompressionFormat: kind === 'results' ? 'UNCOMPRESSED' : 'GZIP',
-            BufferingHints: { IntervalInSeconds: 60, SizeInMBs: 64 },
+            BufferingHints: { IntervalInSeconds: PROFILE[job].firehoseBufferInterval, SizeInMBs: PROFILE[job].firehoseBufferSizeMb },
             DynamicPartitioningConfiguration: { Enabled: true, RetryOptions: { DurationInSeconds: 300 } },
             ProcessingConfiguration: {
               Enabled: true,
@@ -334,13 +338,13 @@ describe('event source mappings', () => {
   };
 
   test('mapper: input stream, parallelization 1, bisect, unlimited retries and age, partial failures, failures to S3', () => {
-    for (const job of ['clicks', 'click-sessions']) {
+    for (const job of ['clicks', 'click-sessions'] as const) {
       t.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         ...safety,
         FunctionName: ref(clicks.jobs[job]!.wiring.mapper),
         EventSourceArn: getAtt(clicks.input.stream),
-        BatchSize: 1000,
-        MaximumBatchingWindowInSeconds: 1,
+        BatchSize: PROFILE[job].mapperBatchSize,
+        MaximumBatchingWindowInSeconds: PROFILE[job].mapperBatchingWindow,
         ParallelizationFactor: 1,
         DestinationConfig: { OnFailure: { Destination: getAtt(clicks.outputs.bucket) } },
       });
@@ -353,8 +357,8 @@ describe('event source mappings', () => {
       ...safety,
       FunctionName: ref(job.wiring.reducer),
       EventSourceArn: getAtt(job.shuffle.stream),
-      BatchSize: 1000,
-      MaximumBatchingWindowInSeconds: 5,
+      BatchSize: PROFILE.clicks.reducerBatchSize,
+      MaximumBatchingWindowInSeconds: PROFILE.clicks.reducerBatchingWindow,
       ParallelizationFactor: 1,
       DestinationConfig: { OnFailure: { Destination: getAtt(clicks.outputs.bucket) } },
     });
@@ -363,10 +367,10 @@ describe('event source mappings', () => {
 });
 
 describe('closer schedule', () => {
-  test('an EventBridge rule runs the closer every minute without retries of stale ticks', () => {
+  test("an EventBridge rule runs the closer at the profile's interval without retries of stale ticks", () => {
     const closer = clicks.jobs.clicks!.wiring.closer;
     t.hasResourceProperties('AWS::Events::Rule', {
-      ScheduleExpression: 'rate(1 minute)',
+      ScheduleExpression: `rate(${PROFILE.clicks.closerIntervalSeconds / 60} minutes)`,
       State: 'ENABLED',
       Targets: [Match.objectLike({ Arn: getAtt(closer), RetryPolicy: { MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 } })],
     });

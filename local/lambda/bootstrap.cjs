@@ -1,17 +1,37 @@
-// Worker-thread bootstrap: one Lambda execution environment. Plain CommonJS on purpose — it runs
-// in a fresh worker with no TypeScript loader (the runtime starts workers with execArgv: []), and
-// it loads the bundled asset exactly as Lambda's Node.js runtime would: init once (module-level
-// state survives between invocations), then handler(event, context) per invocation.
-// Protocol: see InvokeMessage / WorkerMessage in ./types.ts.
+// Bootstrap of one Lambda execution environment: a child process of the local cloud, started on
+// the Node binary of the function's runtime (node-runtimes.ts). Plain CommonJS on purpose — it may
+// run on another Node major than the cloud and loads no TypeScript — and it loads the bundled
+// asset exactly as Lambda's Node.js runtime would: init once (module-level state survives between
+// invocations), then handler(event, context) per invocation. Messages travel as frames on fd 3
+// (frames.cjs); stdout/stderr are the function's log. Each result carries how many bytes the
+// function had written to stdout/stderr by then, so the runtime attributes every line to its
+// invocation before settling it. Protocol: see InvokeMessage / WorkerMessage in ./types.ts.
 'use strict';
-const { parentPort, workerData } = require('node:worker_threads');
+const net = require('node:net');
 const fs = require('node:fs');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
 const diagnostics = require('node:diagnostics_channel');
+const { encodeFrame, frameDecoder } = require('./frames.cjs');
 
-const init = workerData;
+const init = JSON.parse(process.env.RIFFLE_LAMBDA_INIT || '{}');
+delete process.env.RIFFLE_LAMBDA_INIT;
+const channel = new net.Socket({ fd: 3, readable: true, writable: true });
 let handlerPromise;
+
+// Bytes written to stdout / stderr so far (counted at the write, before any buffering).
+const written = [0, 0];
+[process.stdout, process.stderr].forEach((stream, i) => {
+  const write = stream.write;
+  stream.write = function countedWrite(chunk, encoding, ...rest) {
+    written[i] += typeof chunk === 'string' ? Buffer.byteLength(chunk, typeof encoding === 'string' ? encoding : 'utf8') : chunk.length;
+    return write.call(this, chunk, encoding, ...rest);
+  };
+});
+
+function send(message) {
+  channel.write(encodeFrame({ ...message, out: written.slice() }));
+}
 
 function isNil(v) {
   return v === null || v === undefined;
@@ -126,18 +146,23 @@ function callHandler(handler, event, msg) {
 }
 
 function crash(id, reason) {
-  parentPort.postMessage({ type: 'crash', id, reason });
-  // Stops this thread at once, like a killed process; the main thread sees the worker exit.
+  // A small frame on an idle pipe is written at once (the previous result was read before this
+  // invocation was sent), so it is in the pipe before the process dies.
+  send({ type: 'crash', id, reason });
+  // Dies at once, like a killed process; the runtime sees the exit.
   process.exit(1);
 }
 
+let current; // id of the invocation running, for an uncaught error that kills the process
+
 async function run(msg) {
+  current = msg.id;
   if (!handlerPromise) handlerPromise = loadHandler();
   let handler;
   try {
     handler = await handlerPromise;
   } catch (e) {
-    parentPort.postMessage({ type: 'result', id: msg.id, ok: false, error: toErrorPayload(e), fatal: true });
+    send({ type: 'result', id: msg.id, ok: false, error: toErrorPayload(e), fatal: true });
     return;
   }
   let event;
@@ -171,14 +196,14 @@ async function run(msg) {
   if (fault && fault.kind === 'crashAfterHandler') crash(msg.id, 'injected crash after the handler completed');
   if (fault && fault.kind === 'hangAfterHandler') return; // the runtime's timeout terminates us
   if (failed) {
-    parentPort.postMessage({ type: 'result', id: msg.id, ok: false, error: toErrorPayload(error) });
+    send({ type: 'result', id: msg.id, ok: false, error: toErrorPayload(error) });
     return;
   }
   let payload;
   try {
     payload = result === undefined ? 'null' : JSON.stringify(result);
   } catch (e) {
-    parentPort.postMessage({
+    send({
       type: 'result',
       id: msg.id,
       ok: false,
@@ -186,9 +211,23 @@ async function run(msg) {
     });
     return;
   }
-  parentPort.postMessage({ type: 'result', id: msg.id, ok: true, payload: payload === undefined ? 'null' : payload });
+  send({ type: 'result', id: msg.id, ok: true, payload: payload === undefined ? 'null' : payload });
 }
 
-parentPort.on('message', (msg) => {
-  if (msg && msg.type === 'invoke') void run(msg);
+channel.on(
+  'data',
+  frameDecoder((msg) => {
+    if (msg && msg.type === 'invoke') void run(msg);
+  }),
+);
+// An error thrown outside the handler's promise (a timer, an event emitter) kills the process, as
+// in Lambda's Node.js runtime; the invocation fails with the error's type.
+process.on('uncaughtException', (e) => {
+  process.stderr.write(`${(e && e.stack) || e}\n`);
+  const name = e && typeof e.name === 'string' && e.name !== 'Error' ? e.name : 'Runtime.UnhandledError';
+  send({ type: 'crash', id: current, reason: `${(e && e.name) || 'Error'}: ${e && e.message}`, errorType: name });
+  process.exit(1);
 });
+// The runtime went away (stopped or crashed): an environment never outlives its cloud.
+channel.on('end', () => process.exit(0));
+channel.on('error', () => process.exit(0));
