@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { PROGRESS_SK, progressPk, STATE_TABLE } from '../contract/table';
-import type { BucketProgress, MapperProgress } from '../core/progress';
+import { parseProgressItems, storedMapperProgress, type BucketProgress, type MapperProgress } from '../core/progress';
 import { itemId, type ItemKey, type StatePort } from '../core/protocol/ports';
 import type { StoredItem } from '../core/window-item';
 import { backoffDelay, RetriesExhaustedError, sleep } from './retry';
@@ -67,6 +67,34 @@ export class StateStore implements StatePort {
         },
       }),
     );
+  }
+
+  async updateMapperProgress(job: string, shardId: string, update: (current: MapperProgress | undefined) => MapperProgress | undefined): Promise<MapperProgress | undefined> {
+    const key = { pk: progressPk(job), sk: PROGRESS_SK.mapper(shardId) };
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.get(key);
+      const next = update(stored ? parseProgressItems([stored]).mappers[0] : undefined);
+      if (next === undefined) return undefined;
+      const rev = typeof stored?.rev === 'number' ? stored.rev : undefined;
+      this.requests.put++;
+      try {
+        await this.dynamo.send(
+          new PutCommand({
+            TableName: this.table,
+            Item: storedMapperProgress(key.pk, key.sk, next, (rev ?? 0) + 1),
+            ...(rev === undefined
+              ? { ConditionExpression: 'attribute_not_exists(#rev)', ExpressionAttributeNames: { '#rev': 'rev' } }
+              : { ConditionExpression: '#rev = :rev', ExpressionAttributeNames: { '#rev': 'rev' }, ExpressionAttributeValues: { ':rev': rev } }),
+          }),
+        );
+        return next;
+      } catch (error) {
+        if ((error as Error).name !== 'ConditionalCheckFailedException') throw error;
+        this.requests.conflicts++;
+        if (attempt >= 8) throw new RetriesExhaustedError('mapper progress write', attempt, 'lost every race to another writer of the shard');
+        await sleep(backoffDelay(attempt));
+      }
+    }
   }
 
   async writeBucketProgress(job: string, buckets: readonly BucketProgress[]): Promise<void> {

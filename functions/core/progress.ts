@@ -18,6 +18,39 @@ export interface PendingEnd {
   watermark: number | null;
   /** Max event time of the shard's records up to `end`; null: none yet (or written before ends carried it). */
   maxEventTime?: number | null;
+  /**
+   * False from the write-ahead until every effect of the attempt that recorded it is done (shuffle
+   * put, deliveries). An end left false that a later attempt starts past was skipped by the event
+   * source mapping: a gap. Absent: done (ends written before completion was recorded).
+   */
+  done?: boolean;
+}
+
+/**
+ * A run of an input shard the event source mapping skipped after its attempt may have been partly
+ * emitted (finite retries or record age), recorded by the first attempt past it before it emits
+ * anything. While open, the shard's contribution to the watermark is held at `progressBefore`;
+ * `npm run replay` re-drives the run, cut at `ends` and classified with their watermarks, exactly as
+ * the skipped attempt did. Identified by (shard, `to`).
+ */
+export interface Gap {
+  /** The last record before the gap (exclusive bound); null: from the shard's first record. */
+  after: string | null;
+  /** The last record of the gap (a recorded end). */
+  to: string;
+  /** The recorded ends in (after, to], with the watermarks their segments were classified with. */
+  ends: PendingEnd[];
+  /** Max event time of the records up to `after`: the watermark is held here while the gap is open. */
+  progressBefore: number | null;
+  /** How far a replay has got (null: not started). */
+  replayedThrough: string | null;
+  /**
+   * False for a run recorded by the replay itself: no attempt ever recorded an end in it, so nothing
+   * of it was emitted before (an attempt writes ahead before it emits).
+   */
+  traced: boolean;
+  /** Set when fully replayed (or abandoned); kept so a second replay changes nothing. */
+  closed?: 'replayed' | 'abandoned';
 }
 
 /** Mapper item, one per input shard: activity, max event time, and write-ahead range ends. */
@@ -28,6 +61,8 @@ export interface MapperProgress {
   pendingEnds: PendingEnd[];
   /** Max event time of the records before the latest attempt (folds in the ends pruned since). */
   checkpointMaxEventTime?: number;
+  /** Skipped runs: open ones hold the watermark; closed ones are kept so replaying again is a no-op. */
+  gaps?: Gap[];
 }
 
 /** Reducer item, one per shuffle bucket: applied progress per input shard. */
@@ -46,6 +81,32 @@ export interface ProgressItems {
 
 const numberOr = (value: unknown, fallback: number): number => (typeof value === 'number' ? value : value === undefined || value === null ? fallback : Number(value));
 
+function parseEnds(value: unknown): PendingEnd[] {
+  return ((value as { end?: unknown; watermark?: unknown; maxEventTime?: unknown; done?: unknown }[] | undefined) ?? []).map((p) => ({
+    end: String(p.end),
+    watermark: typeof p.watermark === 'number' ? p.watermark : null,
+    maxEventTime: typeof p.maxEventTime === 'number' ? p.maxEventTime : null,
+    ...(p.done === false ? { done: false } : {}),
+  }));
+}
+
+function parseGap(g: Record<string, unknown>): Gap {
+  return {
+    after: typeof g.after === 'string' ? g.after : null,
+    to: String(g.to),
+    ends: parseEnds(g.ends),
+    progressBefore: typeof g.progressBefore === 'number' ? g.progressBefore : null,
+    replayedThrough: typeof g.replayedThrough === 'string' ? g.replayedThrough : null,
+    traced: g.traced !== false,
+    ...(g.closed === 'replayed' || g.closed === 'abandoned' ? { closed: g.closed } : {}),
+  };
+}
+
+/** The gaps of a shard still waiting for a replay. */
+export function openGaps(shard: Pick<MapperProgress, 'gaps'> | undefined): Gap[] {
+  return (shard?.gaps ?? []).filter((g) => g.closed === undefined);
+}
+
 /** Parse the items of the progress partition (one Query) into mapper and bucket progress and the floor. */
 export function parseProgressItems(items: readonly Record<string, unknown>[]): ProgressItems {
   const mappers: MapperProgress[] = [];
@@ -60,12 +121,9 @@ export function parseProgressItems(items: readonly Record<string, unknown>[]): P
         shardId: sk.shardId,
         maxEventTime: numberOr(item.maxEventTime, Number.NEGATIVE_INFINITY),
         updatedAt: numberOr(item.updatedAt, 0),
-        pendingEnds: ((item.pendingEnds as { end?: unknown; watermark?: unknown; maxEventTime?: unknown }[] | undefined) ?? []).map((p) => ({
-          end: String(p.end),
-          watermark: typeof p.watermark === 'number' ? p.watermark : null,
-          maxEventTime: typeof p.maxEventTime === 'number' ? p.maxEventTime : null,
-        })),
+        pendingEnds: parseEnds(item.pendingEnds),
         ...(typeof item.checkpointMaxEventTime === 'number' ? { checkpointMaxEventTime: item.checkpointMaxEventTime } : {}),
+        ...(Array.isArray(item.gaps) && item.gaps.length > 0 ? { gaps: (item.gaps as Record<string, unknown>[]).map(parseGap) } : {}),
       });
     } else if (sk.kind === 'bucket') {
       const applied: Record<string, number> = {};
@@ -96,7 +154,12 @@ export function jobWatermark(
   const shards: ShardProgress[] = mappers.map((m) => {
     let applied = Number.POSITIVE_INFINITY;
     for (let b = 0; b < bucketCount; b++) applied = Math.min(applied, byBucket.get(b)?.applied[m.shardId] ?? Number.NEGATIVE_INFINITY);
-    return { shardId: m.shardId, maxEventTime: Math.min(applied, m.maxEventTime), updatedAt: m.updatedAt };
+    // An open traced gap holds the shard at its progress before the gap, idle or not: no window
+    // the skipped records could touch closes until they are replayed (or abandoned).
+    const held = openGaps(m).filter((g) => g.traced);
+    let hold = Number.POSITIVE_INFINITY;
+    for (const g of held) hold = Math.min(hold, g.progressBefore ?? Number.NEGATIVE_INFINITY);
+    return { shardId: m.shardId, maxEventTime: Math.min(applied, m.maxEventTime, hold), updatedAt: held.length > 0 ? Math.max(nowMs, m.updatedAt) : m.updatedAt };
   });
   return Math.max(floor, computeWatermark(shards, nowMs, options));
 }
@@ -126,4 +189,18 @@ export function advanceBuckets(read: readonly BucketProgress[], seen: readonly {
     }
   }
   return [...changed].map((b) => ({ ...(byBucket.get(b) as BucketProgress), updatedAt: nowMs }));
+}
+
+/** The mapper item as stored (docs/CONTRACTS.md): `rev` orders the live mapper's and a replay's conditional writes. */
+export function storedMapperProgress(pk: string, sk: string, p: MapperProgress, rev: number): Record<string, unknown> {
+  return {
+    pk,
+    sk,
+    ...(Number.isFinite(p.maxEventTime) ? { maxEventTime: p.maxEventTime } : {}),
+    ...(p.checkpointMaxEventTime !== undefined && Number.isFinite(p.checkpointMaxEventTime) ? { checkpointMaxEventTime: p.checkpointMaxEventTime } : {}),
+    updatedAt: p.updatedAt,
+    pendingEnds: p.pendingEnds,
+    ...(p.gaps && p.gaps.length > 0 ? { gaps: p.gaps } : {}),
+    rev,
+  };
 }

@@ -45,6 +45,8 @@ export interface Bundle {
   /** The input shard's max event time after this run: the in-band watermark for this bucket. */
   readonly progress: number | null;
   readonly partials: readonly Partial[];
+  /** A replay of the gap ending at `gap` (traced: part of it may have been applied before). */
+  readonly replay?: { readonly gap: string; readonly traced: boolean };
 }
 
 const MAGIC = Buffer.from('RB1');
@@ -61,6 +63,9 @@ interface WireBundle {
   b: number;
   w: number | null;
   p: WirePartial[];
+  /** Replay: the gap's end, and 1 when untraced. */
+  r?: string;
+  u?: number;
 }
 
 function toWire(p: Partial): WirePartial {
@@ -82,6 +87,7 @@ export function encodeBundleFromJson(header: Omit<Bundle, 'partials'>, partialTe
     l: header.origin.last,
     b: header.bucket,
     w: header.progress,
+    ...(header.replay ? { r: header.replay.gap, ...(header.replay.traced ? {} : { u: 1 }) } : {}),
   };
   const text = `${JSON.stringify(head).slice(0, -1)},"p":[${partialTexts.join(',')}]}`;
   return Buffer.concat([MAGIC, deflateRawSync(Buffer.from(text, 'utf8'), { level: 6 })]);
@@ -105,6 +111,7 @@ export function decodeBundle(data: Buffer): Bundle {
     origin: { shardId: wire.s, first: wire.f, last: wire.l },
     bucket: wire.b,
     progress: wire.w,
+    ...(typeof wire.r === 'string' ? { replay: { gap: wire.r, traced: wire.u !== 1 } } : {}),
     partials: wire.p.map(([key, windows]) => ({
       key,
       windows: windows.map(([start, end, n, accs, t, values]) =>

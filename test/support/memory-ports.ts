@@ -8,7 +8,7 @@ import type { OutputPort, OutputRecords, ShufflePort, StatePort, ItemKey } from 
 import { itemId } from '../../functions/core/protocol/ports';
 import { planPutCalls, type ShuffleRecord } from '../../functions/core/protocol/packing';
 import { PROGRESS_SK, progressPk } from '../../functions/contract';
-import type { BucketProgress, MapperProgress } from '../../functions/core/progress';
+import { parseProgressItems, storedMapperProgress, type BucketProgress, type MapperProgress } from '../../functions/core/progress';
 import type { StoredItem } from '../../functions/core/window-item';
 
 /** The injected crash: the invocation dies here; what it did before stays done. */
@@ -61,6 +61,17 @@ export class MemoryTable implements StatePort {
       pendingEnds: p.pendingEnds,
       ...(p.checkpointMaxEventTime !== undefined && Number.isFinite(p.checkpointMaxEventTime) ? { checkpointMaxEventTime: p.checkpointMaxEventTime } : {}),
     });
+  }
+
+  /** DynamoDB's condition on `rev` (read, update, put if unchanged). */
+  async updateMapperProgress(job: string, shardId: string, update: (current: MapperProgress | undefined) => MapperProgress | undefined): Promise<MapperProgress | undefined> {
+    const [pk, sk] = [progressPk(job), PROGRESS_SK.mapper(shardId)];
+    const stored = this.items.get(itemId(pk, sk));
+    const next = update(stored ? parseProgressItems([copy(stored)]).mappers[0] : undefined);
+    if (next === undefined) return undefined;
+    const rev = typeof stored?.rev === 'number' ? stored.rev : 0;
+    this.write(storedMapperProgress(pk, sk, next, rev + 1));
+    return next;
   }
 
   async writeBucketProgress(job: string, buckets: readonly BucketProgress[]): Promise<void> {

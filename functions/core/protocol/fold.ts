@@ -29,6 +29,16 @@ export interface IncomingPartial {
   origin: Origin;
   key: string;
   windows: readonly WindowContribution[];
+  /** A replay of a gap (replay.ts). */
+  replay?: Bundle['replay'];
+}
+
+/** Open traced gaps per input shard (their ends), from the progress partition: where an item's gap marks are taken. */
+export type OpenGapsByShard = ReadonlyMap<string, readonly string[]>;
+
+/** The key of an item's gap mark. */
+export function gapMarkKey(shardId: string, gapTo: string): string {
+  return `${shardId}@${gapTo}`;
 }
 
 /** A batch's partials for one state item, in arrival order. */
@@ -56,10 +66,10 @@ export function groupPartials(job: Job, bundles: readonly Bundle[]): PartialGrou
     if (bundle.job !== job.name) continue;
     for (const partial of bundle.partials) {
       if (job.window.type === 'session') {
-        add(partial.key, { origin: bundle.origin, key: partial.key, windows: partial.windows }, partial.windows[0]);
+        add(partial.key, { origin: bundle.origin, key: partial.key, windows: partial.windows, ...(bundle.replay ? { replay: bundle.replay } : {}) }, partial.windows[0]);
       } else {
         // Tumbling/hopping partials carry one window each; split defensively all the same.
-        for (const w of partial.windows) add(partial.key, { origin: bundle.origin, key: partial.key, windows: [w] }, w);
+        for (const w of partial.windows) add(partial.key, { origin: bundle.origin, key: partial.key, windows: [w], ...(bundle.replay ? { replay: bundle.replay } : {}) }, w);
       }
     }
   }
@@ -78,6 +88,43 @@ export interface FoldOutcome {
 function alreadyApplied(item: WindowItem, origin: Origin): boolean {
   const mark = item.hwm[origin.shardId];
   return mark !== undefined && compareSequenceNumbers(origin.last, mark) <= 0;
+}
+
+/**
+ * Where a partial's progress goes if applied: the fence (`hwm`), a gap mark, or nowhere (already
+ * applied). An item's partials from a shard are applied as a prefix of their emission order; a gap
+ * breaks that only for the gap's records, and the gap mark tracks that prefix:
+ * - an item that has not crossed the gap (hwm ≤ its end) applies a replayed partial through the fence;
+ * - an item that crossed it recorded how far into the gap it had got (its mark), and applies a
+ *   replayed partial only past the mark;
+ * - an item that crossed an untraced gap has no mark: nothing of that gap was ever emitted.
+ */
+function replayTarget(item: WindowItem, partial: IncomingPartial): { kind: 'hwm' } | { kind: 'mark'; key: string } | { kind: 'applied' } {
+  const replay = partial.replay;
+  const { shardId, last } = partial.origin;
+  if (!replay) return alreadyApplied(item, partial.origin) ? { kind: 'applied' } : { kind: 'hwm' };
+  const key = gapMarkKey(shardId, replay.gap);
+  const mark = item.gapMarks?.[key];
+  if (mark !== undefined) return compareSequenceNumbers(last, mark) > 0 ? { kind: 'mark', key } : { kind: 'applied' };
+  const hwm = item.hwm[shardId];
+  if (hwm === undefined || compareSequenceNumbers(hwm, replay.gap) <= 0) return alreadyApplied(item, partial.origin) ? { kind: 'applied' } : { kind: 'hwm' };
+  // Crossed without a mark: a traced gap is recorded before anything past it is emitted, so this is
+  // an untraced one (nothing applied); a traced one would be a broken invariant — never count twice.
+  return replay.traced ? { kind: 'applied' } : { kind: 'mark', key };
+}
+
+/** A live partial from past an open traced gap, applied to an item that had not crossed it: mark how far it had got. */
+function markCrossings(item: WindowItem, origin: Origin, gaps: OpenGapsByShard | undefined): void {
+  const ends = gaps?.get(origin.shardId);
+  if (!ends) return;
+  const hwm = item.hwm[origin.shardId];
+  for (const to of ends) {
+    if (compareSequenceNumbers(origin.first, to) <= 0) continue;
+    if (hwm !== undefined && compareSequenceNumbers(hwm, to) > 0) continue;
+    const key = gapMarkKey(origin.shardId, to);
+    item.gapMarks ??= {};
+    item.gapMarks[key] ??= hwm ?? '0';
+  }
 }
 
 function latePartial(job: Job, key: string, origin: Origin, c: WindowContribution, reason: string, watermark: number, nowMs: number): LatePartialRecord {
@@ -130,11 +177,12 @@ function addSession(job: Job, item: WindowItem, c: WindowContribution): void {
  * it does not exist yet). Never mutates `current`. Partials already applied are skipped; partials
  * for a closed window become late records; the rest are merged and the version bumped once.
  */
-export function foldPartials(job: Job, current: WindowItem | undefined, group: PartialGroup, watermark: number, nowMs: number): FoldOutcome {
+export function foldPartials(job: Job, current: WindowItem | undefined, group: PartialGroup, watermark: number, nowMs: number, gaps?: OpenGapsByShard): FoldOutcome {
   const item = current ? copyItem(current, job) : emptyItem(group.pk, group.sk, group.partials[0]?.key ?? '');
   const outcome: FoldOutcome = { item, changed: false, applied: 0, duplicates: 0, late: [] };
   for (const partial of group.partials) {
-    if (alreadyApplied(item, partial.origin)) {
+    const target = replayTarget(item, partial);
+    if (target.kind === 'applied') {
       outcome.duplicates++;
       continue;
     }
@@ -150,7 +198,12 @@ export function foldPartials(job: Job, current: WindowItem | undefined, group: P
       else item.window = accumulate(job, item.window, c);
     }
     if (consumed) {
-      item.hwm[partial.origin.shardId] = partial.origin.last;
+      if (target.kind === 'mark') {
+        item.gapMarks = { ...item.gapMarks, [target.key]: partial.origin.last };
+      } else {
+        if (!partial.replay) markCrossings(item, partial.origin, gaps);
+        item.hwm[partial.origin.shardId] = partial.origin.last;
+      }
       outcome.applied++;
       outcome.changed = true;
     }

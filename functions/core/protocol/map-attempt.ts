@@ -11,9 +11,10 @@ import type { InputRecord } from '../input-decoding';
 import type { Job } from '../job';
 import { MapperBatch, type MapperOutput } from '../mapper-batch';
 import { progressView, type MapperProgress } from '../progress';
-import { packBundles } from './packing';
+import { packBundles, type ReplayMarker } from './packing';
 import type { OutputPort, ShufflePort, StatePort } from './ports';
-import { planAttempt, recordAttempt, type AttemptPlan } from './write-ahead';
+import { completeReplay, planReplay, recordReplayEnd, type ReplayPlan } from './replay';
+import { completeAttempt, planAttempt, recordAttempt, type AttemptPlan } from './write-ahead';
 
 export interface MapperSetup {
   readonly job: Job;
@@ -21,7 +22,7 @@ export interface MapperSetup {
 }
 
 export interface MapperPorts {
-  readonly state: Pick<StatePort, 'readProgress' | 'writeMapperProgress'>;
+  readonly state: Pick<StatePort, 'readProgress' | 'updateMapperProgress'>;
   readonly shuffle: ShufflePort;
   readonly output: OutputPort;
 }
@@ -31,6 +32,13 @@ export interface MapperReport {
   readonly segments: number;
   readonly shuffleRecords: number;
   readonly watermark: number;
+  /** Gaps this attempt found and recorded (runs the event source mapping skipped). */
+  readonly gapsRecorded: number;
+}
+
+/** A replay attempt over part of a gap (replay.ts); undefined plan fields: a live attempt. */
+interface ReplayMode {
+  readonly gap: NonNullable<Extract<ReplayPlan, { kind: 'replay' }>['gap']>;
 }
 
 /** Thrown for every record after one that failed: it was not looked at. */
@@ -53,6 +61,7 @@ export class MapperAttempt {
     private readonly plan: AttemptPlan,
     private readonly watermark: number,
     private readonly nowMs: number,
+    private readonly replay?: ReplayMode,
   ) {
     this.batch = this.newBatch();
   }
@@ -62,6 +71,26 @@ export class MapperAttempt {
     const view = progressView(await state.readProgress(setup.job.name), setup.shuffleBuckets, nowMs, setup.job);
     const shard = view.mappers.find((m) => m.shardId === shardId);
     return new MapperAttempt(setup, shardId, shard, planAttempt(shard, firstSequenceNumber), view.watermark, nowMs);
+  }
+
+  /**
+   * A replay of records [first, last] of `shardId` (replay.ts): the gap's plan, or why there is
+   * nothing to do. The records must then be added in order, exactly those of the range.
+   */
+  static async beginReplay(
+    state: MapperPorts['state'],
+    setup: MapperSetup,
+    shardId: string,
+    range: { first: string; last: string; fromFailureRecord: boolean },
+    nowMs: number,
+  ): Promise<{ attempt: MapperAttempt; plan: ReplayPlan } | { attempt: undefined; plan: ReplayPlan }> {
+    const view = progressView(await state.readProgress(setup.job.name), setup.shuffleBuckets, nowMs, setup.job);
+    const shard = view.mappers.find((m) => m.shardId === shardId);
+    const plan = planReplay(shard, range.first, range.last, range.fromFailureRecord);
+    if (plan.kind !== 'replay') return { attempt: undefined, plan };
+    // Cut at the gap's ends, classified with their watermarks: the skipped attempt's segments.
+    const attemptPlan: AttemptPlan = { cutAfter: plan.gap.ends, olderEnds: [], progressBefore: Number.NEGATIVE_INFINITY, newGaps: [] };
+    return { attempt: new MapperAttempt(setup, shardId, shard, attemptPlan, view.watermark, nowMs, { gap: plan.gap }), plan };
   }
 
   private newBatch(): MapperBatch {
@@ -91,24 +120,31 @@ export class MapperAttempt {
   async finish(ports: MapperPorts): Promise<MapperReport> {
     const { job, shuffleBuckets } = this.setup;
     const output = this.batch.finish();
+    const first = this.added[0];
     const last = this.added[this.added.length - 1];
     let shuffleRecords = 0;
+    const progress = { lastSequenceNumber: last?.sequenceNumber ?? '', maxEventTime: output.maxEventTime, lastSegmentWatermark: this.batch.lastSegmentWatermark(), nowMs: this.nowMs };
     if (last !== undefined) {
-      await ports.state.writeMapperProgress(
-        job.name,
-        recordAttempt(this.shardId, this.shard, this.plan, {
-          lastSequenceNumber: last.sequenceNumber,
-          maxEventTime: output.maxEventTime,
-          lastSegmentWatermark: this.batch.lastSegmentWatermark(),
-          nowMs: this.nowMs,
-        }),
+      // Write-ahead (with any gap found before the batch), then emit.
+      await ports.state.updateMapperProgress(job.name, this.shardId, (current) =>
+        this.replay
+          ? recordReplayEnd(current, this.shardId, this.replay.gap, { end: last.sequenceNumber, watermark: Number.isFinite(progress.lastSegmentWatermark) ? progress.lastSegmentWatermark : null, maxEventTime: null })
+          : recordAttempt(this.shardId, current, this.plan, progress),
       );
-      const records = packBundles(job.name, shuffleBuckets, output, this.plan.progressBefore);
+      const marker: ReplayMarker | undefined = this.replay && { gap: this.replay.gap.to, traced: this.replay.gap.traced };
+      const records = packBundles(job.name, shuffleBuckets, output, this.plan.progressBefore, marker);
       await ports.shuffle.put(records);
       shuffleRecords = records.length;
     }
     await ports.output.deliver('rejected', output.rejected);
     await ports.output.deliver('late', output.late);
-    return { stats: output.stats, segments: output.segments.length, shuffleRecords, watermark: this.watermark };
+    if (first !== undefined && last !== undefined) {
+      // Every effect is done: the end is completed (an end never completed is a gap to the next attempt).
+      const replay = this.replay;
+      await ports.state.updateMapperProgress(job.name, this.shardId, (current) =>
+        current && (replay ? completeReplay(current, replay.gap.to, last.sequenceNumber) : completeAttempt(current, first.sequenceNumber, last.sequenceNumber)),
+      );
+    }
+    return { stats: output.stats, segments: output.segments.length, shuffleRecords, watermark: this.watermark, gapsRecorded: this.replay ? 0 : this.plan.newGaps.length };
   }
 }

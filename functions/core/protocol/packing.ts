@@ -13,6 +13,12 @@ import { fnv1a } from '../hash';
 import type { MapperOutput } from '../mapper-batch';
 import { encodeBundleFromJson, partialJson } from '../shuffle-format';
 
+/** Bundles of a replay carry the gap they replay (its `to`) and whether it was traced (replay.ts). */
+export interface ReplayMarker {
+  readonly gap: string;
+  readonly traced: boolean;
+}
+
 export interface ShuffleRecord {
   partitionKey: string;
   data: Buffer;
@@ -36,13 +42,14 @@ export function bucketPartitionKey(bucket: number): string {
  * bundles carry the max event time of every record up to its end (`progressBefore`: the records
  * before the attempt), the in-band watermark of progress.ts.
  */
-export function packBundles(job: string, buckets: number, output: MapperOutput, progressBefore: number): ShuffleRecord[] {
+export function packBundles(job: string, buckets: number, output: MapperOutput, progressBefore: number, replay?: ReplayMarker): ShuffleRecord[] {
   const records: ShuffleRecord[] = [];
   for (const segment of output.segments) {
     const byBucket: string[][] = Array.from({ length: buckets }, () => []);
     for (const partial of segment.partials) (byBucket[bucketOf(partial.key, buckets)] as string[]).push(partialJson(partial));
     const max = Math.max(progressBefore, segment.maxEventTime ?? Number.NEGATIVE_INFINITY);
-    const header = { job, origin: segment.origin, progress: Number.isFinite(max) ? max : null };
+    // A replay's bundles carry no progress: the gap holds the watermark until it is closed.
+    const header = { job, origin: segment.origin, progress: !replay && Number.isFinite(max) ? max : null, ...(replay ? { replay } : {}) };
     byBucket.forEach((texts, bucket) => {
       let chunk: string[] = [];
       let bytes = 0;

@@ -22,6 +22,12 @@ export interface StatePort {
   /** Every item of the job's progress partition. */
   readProgress(job: string): Promise<StoredItem[]>;
   writeMapperProgress(job: string, progress: MapperProgress): Promise<void>;
+  /**
+   * Read one shard's mapper item, and write `update(current)` on the condition that nobody wrote it
+   * since (a replay and the live mapper share it); a lost race reads and updates again. Returns what
+   * was written (undefined: `update` returned undefined and nothing was written).
+   */
+  updateMapperProgress(job: string, shardId: string, update: (current: MapperProgress | undefined) => MapperProgress | undefined): Promise<MapperProgress | undefined>;
   writeBucketProgress(job: string, buckets: readonly BucketProgress[]): Promise<void>;
   /** Raise the recorded watermark floor; a lower value leaves it as it is. */
   raiseWatermark(job: string, watermark: number): Promise<void>;

@@ -12,11 +12,11 @@
 //   6. record the applied progress per bucket — only now: progress must never run ahead of state
 import type { Job } from '../job';
 import type { LatePartialRecord, ResultRecord } from '../output-records';
-import { advanceBuckets, progressView } from '../progress';
+import { advanceBuckets, openGaps, progressView } from '../progress';
 import type { Bundle } from '../shuffle-format';
 import { forEachLimit } from '../concurrency';
 import { fromStoredItem, toStoredItem, type WindowItem } from '../window-item';
-import { currentResults, foldPartials, groupPartials, newLate } from './fold';
+import { currentResults, foldPartials, groupPartials, newLate, type OpenGapsByShard } from './fold';
 import { itemId, type OutputPort, type StatePort } from './ports';
 
 export interface ReducerSetup {
@@ -44,7 +44,10 @@ export const WRITE_CONCURRENCY = 16;
 
 export async function reduceBatch(ports: ReducerPorts, setup: ReducerSetup, bundles: readonly Bundle[], nowMs: number): Promise<ReduceReport> {
   const { job } = setup;
-  const { buckets, watermark, floor } = progressView(await ports.state.readProgress(job.name), setup.shuffleBuckets, nowMs, job);
+  const { buckets, watermark, floor, mappers } = progressView(await ports.state.readProgress(job.name), setup.shuffleBuckets, nowMs, job);
+  // Open traced gaps: an item crossing one records its gap mark (fold.ts). Read after the bundles
+  // were put, so a gap recorded before a bundle past it is always seen with that bundle.
+  const gaps: OpenGapsByShard = new Map(mappers.map((m) => [m.shardId, openGaps(m).filter((g) => g.traced).map((g) => g.to)] as const).filter(([, ends]) => ends.length > 0));
   let floorRaised = false;
   const sendLate = async (records: readonly LatePartialRecord[]): Promise<void> => {
     if (records.length === 0) return;
@@ -58,7 +61,7 @@ export async function reduceBatch(ports: ReducerPorts, setup: ReducerSetup, bund
 
   const folded = groups.map((group) => {
     const item = read(current.get(itemId(group.pk, group.sk)));
-    return { group, item, outcome: foldPartials(job, item, group, watermark, nowMs) };
+    return { group, item, outcome: foldPartials(job, item, group, watermark, nowMs, gaps) };
   });
   const late: LatePartialRecord[] = folded.flatMap((f) => f.outcome.late);
   const updates: ResultRecord[] = [];
@@ -85,7 +88,7 @@ export async function reduceBatch(ports: ReducerPorts, setup: ReducerSetup, bund
       }
       if (attempt >= MAX_WRITE_ATTEMPTS) throw new Error(`state item ${group.pk} ${group.sk}: lost ${attempt} write races in a row; failing the batch so Lambda retries it`);
       item = read(await ports.state.get(group));
-      outcome = foldPartials(job, item, group, watermark, nowMs);
+      outcome = foldPartials(job, item, group, watermark, nowMs, gaps);
       // A race lost to the closer turns the rest into late partials; send only the new ones.
       const fresh = newLate(reported, outcome.late);
       reported.push(...fresh);

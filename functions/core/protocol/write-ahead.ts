@@ -12,7 +12,7 @@
 // applied — and the max event time of the records up to it, so a retry's bundles never claim more
 // progress than the records they follow (the in-band watermark, progress.ts).
 import { compareSequenceNumbers } from '../positions';
-import type { MapperProgress, PendingEnd } from '../progress';
+import type { Gap, MapperProgress, PendingEnd } from '../progress';
 import { advanceShardProgress } from '../watermark';
 
 /** Recorded ends already passed by the checkpoint that are kept anyway, for redeliveries of old batches. */
@@ -25,6 +25,41 @@ export interface AttemptPlan {
   readonly olderEnds: readonly PendingEnd[];
   /** Max event time of the records before this batch (all of them were processed): where this batch's progress starts. */
   readonly progressBefore: number;
+  /** Runs before the batch that were skipped (an end never completed): recorded with the write-ahead. */
+  readonly newGaps: readonly Gap[];
+}
+
+/** Closed gaps kept on the shard's item, so that replaying an old failure record again changes nothing. */
+export const KEEP_CLOSED_GAPS = 64;
+
+const isDone = (p: PendingEnd): boolean => p.done !== false;
+const bySequence = (a: PendingEnd, b: PendingEnd): number => compareSequenceNumbers(a.end, b.end);
+
+/**
+ * Ends before the batch that were never completed: the event source mapping skipped their attempt.
+ * Each run of them between completed ends becomes a gap from the completed end before it.
+ */
+function skippedRuns(before: readonly PendingEnd[]): { gaps: Gap[]; done: PendingEnd[] } {
+  const gaps: Gap[] = [];
+  const done: PendingEnd[] = [];
+  let run: PendingEnd[] = [];
+  let previous: PendingEnd | undefined;
+  const flush = () => {
+    const last = run[run.length - 1];
+    if (last) gaps.push({ after: previous?.end ?? null, to: last.end, ends: run.map((p) => ({ end: p.end, watermark: p.watermark, maxEventTime: p.maxEventTime ?? null })), progressBefore: previous?.maxEventTime ?? null, replayedThrough: null, traced: true });
+    run = [];
+  };
+  for (const p of before) {
+    if (isDone(p)) {
+      flush();
+      done.push(p);
+      previous = p;
+    } else {
+      run.push(p);
+    }
+  }
+  flush();
+  return { gaps, done };
 }
 
 function finiteOrNull(n: number): number | null {
@@ -33,17 +68,19 @@ function finiteOrNull(n: number): number | null {
 
 /** What an attempt starting at `firstSequenceNumber` must respect, from its shard's progress item. */
 export function planAttempt(shard: MapperProgress | undefined, firstSequenceNumber: string): AttemptPlan {
-  const recorded = shard?.pendingEnds ?? [];
-  const before = recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0);
+  const recorded = [...(shard?.pendingEnds ?? [])].sort(bySequence);
+  const { gaps: newGaps, done: before } = skippedRuns(recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0));
   // Every record before the batch was processed; the ends it passed, and what earlier ends were
   // folded into, bound their max event time. Items written before ends carried it start at −∞
   // (a lower progress only holds the watermark back).
   let progressBefore = shard?.checkpointMaxEventTime ?? Number.NEGATIVE_INFINITY;
   for (const p of before) progressBefore = Math.max(progressBefore, p.maxEventTime ?? Number.NEGATIVE_INFINITY);
+  for (const g of newGaps) for (const p of g.ends) progressBefore = Math.max(progressBefore, p.maxEventTime ?? Number.NEGATIVE_INFINITY);
   return {
     cutAfter: recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) >= 0),
     olderEnds: before.slice(-KEEP_OLD_ENDS),
     progressBefore,
+    newGaps,
   };
 }
 
@@ -64,10 +101,34 @@ export function recordAttempt(
     end: attempt.lastSequenceNumber,
     watermark: finiteOrNull(attempt.lastSegmentWatermark),
     maxEventTime: finiteOrNull(Math.max(plan.progressBefore, attempt.maxEventTime ?? Number.NEGATIVE_INFINITY)),
+    done: false,
   };
   return {
     ...advanced,
     pendingEnds: known ? [...plan.olderEnds, ...plan.cutAfter] : [...plan.olderEnds, ...plan.cutAfter, end],
     checkpointMaxEventTime: plan.progressBefore,
+    gaps: withGaps(shard?.gaps, plan.newGaps),
+  };
+}
+
+/** Existing gaps plus new ones (a gap is its shard and `to`), keeping the last KEEP_CLOSED_GAPS closed ones. */
+export function withGaps(existing: readonly Gap[] | undefined, added: readonly Gap[]): Gap[] {
+  const all = [...(existing ?? [])];
+  for (const g of added) if (!all.some((e) => e.to === g.to)) all.push(g);
+  const closed = all.filter((g) => g.closed !== undefined);
+  const drop = new Set(closed.slice(0, Math.max(0, closed.length - KEEP_CLOSED_GAPS)));
+  return all.filter((g) => !drop.has(g));
+}
+
+/**
+ * After every effect of an attempt over [first, last] is done: its ends, and every earlier end it
+ * re-emitted, are completed. An end that stays incomplete was skipped, and becomes a gap.
+ */
+export function completeAttempt(shard: MapperProgress, first: string, last: string): MapperProgress {
+  return {
+    ...shard,
+    pendingEnds: shard.pendingEnds.map((p) =>
+      !isDone(p) && compareSequenceNumbers(p.end, first) >= 0 && compareSequenceNumbers(p.end, last) <= 0 ? { end: p.end, watermark: p.watermark, maxEventTime: p.maxEventTime ?? null } : p,
+    ),
   };
 }
