@@ -8,6 +8,7 @@
 // per state item.
 import type { AnyAggregate, Json } from './aggregates/types';
 import { decodeInto, DecodedEvent, InputRecord, Rejection } from './input-decoding';
+import { FastValidator, fastValidator, UNSURE } from './fast-schema';
 import { checkEventTimeSkew, parseEventTime } from './event-time';
 import type { Job, MappedValues } from './job';
 import type { Origin, Partial, WindowContribution } from './shuffle-format';
@@ -20,6 +21,14 @@ import { mergeSessions, Window } from './windows';
 /** Longest accepted result key (DynamoDB keys are ≤ 2 KiB; keys also land in S3 and SQL). */
 export const MAX_KEY_LENGTH = 512;
 const LONE_SURROGATE = /\p{Cs}/u;
+/** Whether `s` has any UTF-16 surrogate unit: a scan ~8× cheaper than the regex, which then decides pairing. */
+function hasSurrogateUnit(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0xd800 && c <= 0xdfff) return true;
+  }
+  return false;
+}
 /** Late events larger than this keep a truncated payload instead of the event (Firehose takes ≤ 1,000 KiB). */
 export const LATE_EVENT_MAX_BYTES = REJECTED_PAYLOAD_MAX_BYTES;
 
@@ -69,6 +78,8 @@ export class MapperBatch {
   private readonly sessionGap: number | undefined;
   /** Indices of the aggregates that pre-check their values. */
   private readonly checked: number[];
+  /** The schema compiled to a plain validator (fast-schema.ts); zod runs only when it is unsure. */
+  private readonly fastSchema: FastValidator | undefined;
   private readonly cuts: bigint[];
   private readonly cutWatermarks: number[];
   private cutIndex = 0;
@@ -96,6 +107,7 @@ export class MapperBatch {
     this.aggregates = this.names.map((name) => job.aggregates[name] as AnyAggregate);
     this.sessionGap = job.window.type === 'session' ? job.window.gapMs : undefined;
     this.checked = this.aggregates.flatMap((agg, i) => (agg.check && agg.field !== undefined ? [i] : []));
+    this.fastSchema = fastValidator(job.schema);
     const ends = [...(options.cutAfter ?? [])].map((p) => ({ at: BigInt(p.end), watermark: p.watermark ?? Number.NEGATIVE_INFINITY }));
     ends.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
     this.cuts = ends.map((e) => e.at);
@@ -218,7 +230,7 @@ export class MapperBatch {
       }
       // A lone surrogate (legal as a JSON escape) has no UTF-8 form: DynamoDB would store it as
       // U+FFFD, colliding with another key's state item.
-      if (LONE_SURROGATE.test(key)) return `map produced the key ${JSON.stringify(key)}, which has an unpaired surrogate and is not valid Unicode text`;
+      if (hasSurrogateUnit(key) && LONE_SURROGATE.test(key)) return `map produced the key ${JSON.stringify(key)}, which has an unpaired surrogate and is not valid Unicode text`;
       if (values === null || typeof values !== 'object') return `map produced values that are not an object for key '${key}'`;
       for (const i of this.checked) {
         const agg = this.aggregates[i] as AnyAggregate;
@@ -230,12 +242,15 @@ export class MapperBatch {
   }
 
   private addEvent(decoded: DecodedEvent, record: InputRecord): void {
-    const parsed = this.job.schema.safeParse(decoded.value);
-    if (!parsed.success) {
-      this.rejectEvent(decoded, `schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
-      return;
+    let event = this.fastSchema === undefined ? UNSURE : this.fastSchema(decoded.value);
+    if (event === UNSURE) {
+      const parsed = this.job.schema.safeParse(decoded.value);
+      if (!parsed.success) {
+        this.rejectEvent(decoded, `schema: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(event)'}: ${i.message}`).join('; ')}`);
+        return;
+      }
+      event = parsed.data;
     }
-    const event = parsed.data;
 
     let t: number;
     let pairs: readonly (readonly [string, MappedValues])[];
