@@ -14,6 +14,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as s3 from 'aws-cdk-lib/aws-s3';
 import { Construct } from 'constructs';
+import { OUTPUT_PORT_ACTIONS } from '../../functions/contract/permissions';
 
 export type OutputKind = 'results' | 'late' | 'rejected';
 export const OUTPUT_KINDS: readonly OutputKind[] = ['results', 'late', 'rejected'];
@@ -324,11 +325,11 @@ export class JobDelivery extends Construct {
     return this.deliveryStreams[kind].ref;
   }
 
-  /** Allow `grantee` to put records into the given delivery streams, and nothing else. */
+  /** Allow `grantee` to put records into the given delivery streams the way the functions do (PutRecordBatch), and nothing else. */
   public grantPut(grantee: iam.IGrantable, ...kinds: OutputKind[]): iam.Grant {
     return iam.Grant.addToPrincipal({
       grantee,
-      actions: ['firehose:PutRecord', 'firehose:PutRecordBatch'],
+      actions: [...OUTPUT_PORT_ACTIONS],
       resourceArns: kinds.map((kind) => this.deliveryStreams[kind].attrArn),
     });
   }

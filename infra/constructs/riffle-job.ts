@@ -3,11 +3,10 @@
 // job's file, with the environment of functions/contract (validated here, at synth) and grants
 // limited to the resources each function uses. The streams, table, bucket and delivery streams
 // are passed in: the stack owns what jobs share.
-import { CfnElement, Duration, Stack, Validations } from 'aws-cdk-lib';
+import { CfnElement, Duration, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
-import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { KinesisConsumerEventSource, KinesisEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
@@ -17,6 +16,7 @@ import { CLOSED_RETENTION_DAYS, powertoolsEnvironment, roleEnvironment, type Fun
 import { jobModule } from '../../jobs';
 import type { JobDescriptor } from '../config';
 import type { JobDelivery } from './delivery';
+import { grantRoleAccess } from './grants';
 import { RiffleFunction } from './riffle-function';
 
 export type { FunctionRole } from '../../functions/contract';
@@ -203,41 +203,22 @@ export class RiffleJob extends Construct {
     // stale ones instead of piling them up for hours.
     this.closer.configureAsyncInvoke({ retryAttempts: 0, maxEventAge: Duration.minutes(1) });
 
-    // Grants: each function gets what its row in docs/CONTRACTS.md needs.
-    props.shuffleStream.grantWrite(this.mapper);
-    for (const fn of [this.mapper, this.reducer, this.closer]) stateTable.grantReadWriteData(fn);
-    delivery.grantPut(this.mapper, 'late', 'rejected');
-    delivery.grantPut(this.reducer, ...(job.emit === 'update' ? (['late', 'results'] as const) : (['late'] as const)));
-    delivery.grantPut(this.closer, 'results');
-    // Unqualified ARN only (grantInvoke would add <arn>:* for every version and alias).
-    this.reducer.addToRolePolicy(new iam.PolicyStatement({ actions: ['lambda:InvokeFunction'], resources: [this.closer.functionArn] }));
+    // Grants: exactly the calls of each function's code (functions/contract/permissions.ts).
+    const granted = { job, stateTable, delivery };
+    grantRoleAccess(this.mapper, 'mapper', { ...granted, shuffleStream: props.shuffleStream });
+    grantRoleAccess(this.reducer, 'reducer', { ...granted, closer: this.closer });
+    grantRoleAccess(this.closer, 'closer', granted);
 
-    this.acknowledgeFindings(props);
+    this.acknowledgeFindings();
   }
 
   /** cdk-nag findings that are intended here, each with its reason. */
-  private acknowledgeFindings(props: RiffleJobProps): void {
-    // Acknowledgements are per finding (cdk-nag 3), and a finding names the resource by logical ID.
-    const table = props.stateTable.node.defaultChild;
-    const tableRef = table instanceof CfnElement ? Stack.of(this).getLogicalId(table) : undefined;
+  private acknowledgeFindings(): void {
+    // The grants name every resource and action (grants.ts): no IAM5 finding to acknowledge here.
     for (const fn of [this.mapper, this.reducer, this.closer]) {
       Validations.of(fn.node.defaultChild as CfnElement).acknowledge({
         id: 'AwsSolutions-L1',
         reason: 'Node.js 22 is pinned on purpose: the bundle also runs on the embedded local cloud (Node 20+) and LocalStack 4.x; the runtime moves with them, not with the newest Lambda runtime.',
-      });
-      if (props.stateTable.encryptionKey) {
-        // A customer-managed table key: CDK's table grant adds the key's data-key actions.
-        for (const action of ['kms:GenerateDataKey*', 'kms:ReEncrypt*']) {
-          Validations.of(fn.executionRole).acknowledge({
-            id: `AwsSolutions-IAM5[Action::${action}]`,
-            reason: "Added by table.grantReadWriteData for the state table's customer-managed key: the action family is what DynamoDB needs to use that key, and the statement names only that key.",
-          });
-        }
-      }
-      if (tableRef === undefined) continue;
-      Validations.of(fn.executionRole).acknowledge({
-        id: `AwsSolutions-IAM5[Resource::<${tableRef}.Arn>/index/*]`,
-        reason: "table.grantReadWriteData covers the table's indexes: the closer queries the open-windows GSI; the wildcard is limited to indexes of this stack's state table.",
       });
     }
   }

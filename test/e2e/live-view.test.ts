@@ -88,7 +88,7 @@ describe('npm run query -- --live', () => {
     await h.runToEnd({ mapperBatch: 100, reducerBatch: 100, drain: false });
 
     const { rows, stderr } = await live();
-    expect(stderr).toMatch(/^live: sensor-averages: 16 open windows, watermark 2026-11-01T00:21:\d\d\.\d{3}Z; 8 index queries/);
+    expect(stderr).toMatch(/^live: sensor-averages: 16 open windows, watermark 2026-11-01T00:21:\d\d\.\d{3}Z; 8 index queries \(16 entries\), 1 BatchGetItem \(16 items, strongly consistent\)/);
     expect(rows).toHaveLength(2 * SENSORS);
     for (const row of rows) expect(row).toMatchObject({ final: false, state: 'open', job: JOB });
     const watermark = Date.parse(String(rows[0]?.watermark));
@@ -139,7 +139,7 @@ describe('npm run query -- --live', () => {
 
     const one = await live('--key', 's3');
     expect(one.rows.map((r) => r.key)).toEqual(['s3']);
-    expect(one.stderr).toMatch(/1 index queries/);
+    expect(one.stderr).toMatch(/1 index query \(1 entry\), 1 BatchGetItem \(1 item,/);
     const newest = await live('--limit', '5');
     expect(newest.rows).toHaveLength(5);
     expect(newest.rows.every((r) => r.windowStart === '2026-11-01T00:20:00.000Z')).toBe(true);
@@ -174,5 +174,39 @@ describe('npm run query -- --live', () => {
     expect(await fail(['--job', JOB], stale)).toMatch(/names a resource that does not exist on --target local; it is stale/);
     const down = resolveTarget('local', { endpoint: 'http://127.0.0.1:9', outputs: outputsFor() });
     expect(await fail(['--job', JOB], down)).toMatch(/cannot reach the embedded local cloud endpoint http:\/\/127\.0\.0\.1:9/);
+  });
+});
+
+describe('npm run query -- --live, sessions of a final job', () => {
+  it('shows the open sessions; with the sessions closed so far they are every session of the sent events', async () => {
+    const job = 'clickstream-sessions';
+    const h = await new PipelineHarness({ job: jobs[job] as Job, inputShards: 1, shuffleBuckets: 2 }).start();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'riffle-live-sessions-'));
+    try {
+      const source = (jobs[job] as Job).source;
+      const target = resolveTarget('local', {
+        endpoint: h.server.endpoint,
+        outputs: { [stackName(source)]: { Jobs: job, [outputKey(job, 'InputStream')]: h.names.input, [outputKey(job, 'Bucket')]: HARNESS_BUCKET, [outputKey(job, 'StateTable')]: h.names.table } },
+      });
+      const log = path.join(dir, 'sent.jsonl');
+      const argv = ['--job', job, '--count', '300', '--duration', '2h', '--end', '2026-11-01T02:00:00Z', '--seed', '3', '--log', log];
+      expect(await runProduce(argv, { stdout: quiet, stderr: quiet, target })).toBe(0);
+      await h.runToEnd({ mapperBatch: 100, reducerBatch: 100, drain: false });
+      const out = capture();
+      expect(await runQuery(['--live', '--job', job, '--format', 'json'], { stdout: out.stream, stderr: quiet, target })).toBe(0);
+      const rows = JSON.parse(out.text()) as Record<string, unknown>[];
+      expect(rows.length).toBeGreaterThan(3);
+      for (const row of rows) expect(row).toMatchObject({ final: false, state: 'open', job });
+      await h.server.firehose.flushAll();
+      const finals = JSON.parse((await executeQuery({ sql: 'SELECT * FROM results', format: 'json', job, target: 'local', cache: false, athena: false }, { target })).text) as Record<string, unknown>[];
+      expect(finals.length).toBeGreaterThan(3);
+      const report = checkRoundTrip({ job, sent: readSentLog(log), results: [...finals, ...rows], late: [], rejected: [] });
+      if (report.problems.length) console.log(reportText(report));
+      expect(report.problems).toEqual([]);
+      expect(report.expectedWindows).toBe(finals.length + rows.length);
+    } finally {
+      await h.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -16,6 +16,19 @@ import { outputKey, stackName } from '../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
 import { synth } from '../../scripts/lib/synth';
 import { sensorEvents } from '../support/factories';
+import { STATE_PORT_SAMPLES } from '../support/state-port-samples';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { InvokeCommand } from '@aws-sdk/client-lambda';
+import type { Clients } from '../../functions/commons/clients';
+import { outputPort } from '../../functions/commons/delivery';
+import { shufflePort } from '../../functions/commons/shuffle';
+import { StateStore } from '../../functions/commons/state-store';
+import { FUNCTION_ROLES, type FunctionRole } from '../../functions/contract';
+import { ROLE_STATE_METHODS, roleOutputs, roleStateActions, STATE_PORT_CALLS, type StateCall } from '../../functions/contract/permissions';
+import { OUTPUT_KINDS } from '../../infra/constructs/delivery';
+import { functionCredentials } from '../../local/iam/credentials';
 
 jest.setTimeout(300_000);
 
@@ -190,9 +203,12 @@ test("without the closer's firehose:PutRecordBatch grant, the closer fails with 
 
 test("without the mapper's kinesis:PutRecords grant, its batches fail into the on-failure destination", async () => {
   const dir = variant((resources) => {
-    const grant = roleStatements(resources, 'Mapper').find((s) => actionsOf(s).includes('kinesis:PutRecords'));
+    const statements = roleStatements(resources, 'Mapper');
+    const grant = statements.find((s) => actionsOf(s).includes('kinesis:PutRecords'));
     if (!grant) throw new Error("the mapper's role has no kinesis:PutRecords grant");
-    grant['Action'] = actionsOf(grant).filter((a) => a !== 'kinesis:PutRecords');
+    const rest = actionsOf(grant).filter((a) => a !== 'kinesis:PutRecords');
+    if (rest.length > 0) grant['Action'] = rest;
+    else statements.splice(statements.indexOf(grant), 1);
     quickMappings(resources);
   });
   await withCloud(dir, async (cloud, name, warnings) => {
@@ -216,5 +232,81 @@ test("without the mapper's kinesis:PutRecords grant, its batches fail into the o
     expect(cloud.stats().mappings.find((m) => m.functionName === mapper)?.functionErrors).toBeGreaterThan(0);
     // Nothing reached the shuffle stream.
     expect(cloud.stats().server.kinesis.streams[name('ShuffleStream')]?.recordsPut ?? 0).toBe(0);
+  });
+});
+
+/** SDK clients signed as the function `functionArn` (its execution role's session), one attempt each. */
+function clientsAs(cloud: LocalCloud, functionArn: string): Clients {
+  const c = functionCredentials(functionArn);
+  const common = {
+    endpoint: cloud.endpoint,
+    region: cloud.region,
+    credentials: { accessKeyId: c.AWS_ACCESS_KEY_ID, secretAccessKey: c.AWS_SECRET_ACCESS_KEY, sessionToken: c.AWS_SESSION_TOKEN },
+    requestHandler: new NodeHttpHandler(),
+    maxAttempts: 1,
+  };
+  return {
+    kinesis: new KinesisClient(common),
+    dynamo: DynamoDBDocumentClient.from(new DynamoDBClient(common), { marshallOptions: { removeUndefinedValues: true } }),
+    firehose: new FirehoseClient(common),
+    lambda: new LambdaClient(common),
+  };
+}
+
+async function refusal(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+  } catch (error) {
+    return (error as Error).name;
+  }
+  return 'allowed';
+}
+
+test("each role's port methods run with only that role's grants; what other roles call, and other jobs' items, are refused", async () => {
+  await withCloud(assembly, async (cloud, name) => {
+    const functions: Record<FunctionRole, string> = { mapper: name('MapperFunction'), reducer: name('ReducerFunction'), closer: name('CloserFunction') };
+    const deliveries = { results: name('ResultsDelivery'), late: name('LateDelivery'), rejected: name('RejectedDelivery') };
+    const record = { job: JOB, permissionSample: true };
+    let expectedDenials = 0;
+    for (const role of FUNCTION_ROLES) {
+      const clients = clientsAs(cloud, cloud.runtime.functionArn(functions[role]));
+      const store = new StateStore(clients.dynamo, name('StateTable'));
+      const granted = roleStateActions(role);
+      const calls = new Map<string, () => Promise<unknown>>();
+      for (const method of Object.keys(STATE_PORT_CALLS) as (keyof typeof STATE_PORT_CALLS)[]) {
+        const sample = STATE_PORT_SAMPLES[method];
+        if (!sample) throw new Error(`no sample call of StatePort.${method}: add one to test/support/state-port-samples.ts`);
+        calls.set(`state.${method}`, () => sample(store, JOB));
+      }
+      for (const kind of OUTPUT_KINDS) calls.set(`output.${kind}`, () => outputPort(clients.firehose, deliveries).deliver(kind, [record as never]));
+      calls.set('shuffle.put', () => shufflePort(clients.kinesis, name('ShuffleStream')).put([{ partitionKey: 'permission-sample', data: Buffer.from('not a bundle') }]));
+      calls.set('nudge', () => clients.lambda.send(new InvokeCommand({ FunctionName: functions.closer, InvocationType: 'Event', Payload: Buffer.from('{"source":"permission-test"}') })));
+
+      const allowed = (call: string): boolean => {
+        const [port, what] = call.split('.') as [string, string];
+        if (port === 'state') return (STATE_PORT_CALLS[what as keyof typeof STATE_PORT_CALLS] as readonly StateCall[]).every((c) => granted[c.on].includes(c.action));
+        if (port === 'output') return roleOutputs(role, 'final').includes(what as never);
+        if (port === 'shuffle') return role === 'mapper';
+        return role === 'reducer';
+      };
+      const outcomes: Record<string, string> = {};
+      const expected: Record<string, string> = {};
+      for (const [call, run] of calls) {
+        outcomes[call] = await refusal(run);
+        expected[call] = allowed(call) ? 'allowed' : 'AccessDeniedException';
+        if (!allowed(call)) expectedDenials++;
+      }
+      // What the role's own code calls is exactly what works.
+      for (const method of ROLE_STATE_METHODS[role]) expect(expected[`state.${method}`]).toBe('allowed');
+      expect({ role, outcomes }).toEqual({ role, outcomes: expected });
+
+      // Another job's items (a shared table): refused by the grant's dynamodb:LeadingKeys condition.
+      expect(await refusal(() => store.readProgress('another-job'))).toBe('AccessDeniedException');
+      expectedDenials++;
+      for (const client of Object.values(clients)) client.destroy();
+    }
+    const denials = cloud.server.iam.denials();
+    expect(denials).toHaveLength(expectedDenials);
+    expect(new Set(denials.map((d) => d.functionName))).toEqual(new Set(Object.values(functions)));
   });
 });

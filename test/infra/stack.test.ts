@@ -6,6 +6,8 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { OUTPUT_KINDS } from '../../infra/constructs/delivery';
 import { JOB_OUTPUTS, outputKey } from '../../infra/outputs';
 import type { RiffleStack } from '../../infra/stack';
+import { CLOSER_NUDGE_ACTIONS, roleStateActions, SHUFFLE_PORT_ACTIONS } from '../../functions/contract/permissions';
+import { FUNCTION_ROLES } from '../../functions/contract';
 import { LATENCY_PROFILES } from '../../infra/latency-profiles';
 import { buildTestApp } from './helpers';
 
@@ -393,40 +395,90 @@ describe('IAM', () => {
     for (const role of Object.values(t.findResources('AWS::IAM::Role'))) expect(role.Properties.ManagedPolicyArns).toBeUndefined();
   });
 
-  test('mapper: reads the input, writes its shuffle stream, late and rejected, failed batches under aws/lambda/ only', () => {
-    const job = clicks.jobs.clicks!;
-    const stmts = roleStatements(t, job.wiring.mapper.executionRole);
-    expect(actionsOn(stmts, getAtt(job.shuffle.stream)).sort()).toEqual(['kinesis:ListShards', 'kinesis:PutRecord', 'kinesis:PutRecords']);
-    expect(actionsOn(stmts, getAtt(clicks.input.stream))).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
-    expect(actionsOn(stmts, getAtt(clicks.input.stream))).not.toContain('kinesis:PutRecord');
-    const firehose = stmts.filter((s) => asArray(s.Action as string[]).includes('firehose:PutRecordBatch')).flatMap((s) => asArray(s.Resource));
-    expect(firehose).toEqual([getAtt(job.delivery.deliveryStreams.late), getAtt(job.delivery.deliveryStreams.rejected)]);
-    expect(actionsOn(stmts, { 'Fn::Join': ['', [getAtt(clicks.outputs.bucket), '/aws/lambda/*']] })).toEqual(['s3:PutObject']);
-    expect(actionsOn(stmts, getAtt(clicks.outputs.bucket))).toEqual(['s3:ListBucket']);
-    expect(actionsOn(stmts, getAtt(clicks.state.table))).toEqual(expect.arrayContaining(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query']));
+  const tableArn = () => getAtt(clicks.state.table);
+  const indexArn = () => ({ 'Fn::Join': ['', [getAtt(clicks.state.table), '/index/open-windows']] });
+  /** The job's own partitions only (dynamodb:LeadingKeys). */
+  const ownPartitions = (job: string) => ({ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [`J#${job}#*`] } });
+
+  test('each role holds exactly the DynamoDB actions of functions/contract/permissions.ts: the table for its items, the named index for the closer only', () => {
+    for (const name of ['clicks', 'click-sessions'] as const) {
+      const job = clicks.jobs[name]!;
+      for (const role of FUNCTION_ROLES) {
+        const stmts = roleStatements(t, job.wiring[role].executionRole);
+        const expected = roleStateActions(role);
+        const dynamo = stmts.filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('dynamodb:')));
+        const onTable = dynamo.filter((s) => JSON.stringify(asArray(s.Resource)) === JSON.stringify([tableArn()]));
+        expect(onTable.map((s) => ({ actions: asArray(s.Action as string[]).sort(), condition: s.Condition }))).toEqual([{ actions: expected.table, condition: ownPartitions(name) }]);
+        const onIndex = dynamo.filter((s) => JSON.stringify(asArray(s.Resource)) === JSON.stringify([indexArn()]));
+        expect(onIndex.flatMap((s) => asArray(s.Action as string[]))).toEqual(expected.openWindowsIndex);
+        expect(dynamo).toHaveLength(onTable.length + onIndex.length); // no other table, no index/*
+      }
+    }
+    // The index is the closer's alone; the mapper reads no window items.
+    expect(roleStateActions('mapper').openWindowsIndex).toEqual([]);
+    expect(roleStateActions('reducer').openWindowsIndex).toEqual([]);
+    expect(roleStateActions('closer').openWindowsIndex).toEqual(['dynamodb:Query']);
+    expect(roleStateActions('mapper').table).not.toContain('dynamodb:BatchGetItem');
   });
 
-  test('reducer: invokes only the unqualified closer; puts results only in update mode', () => {
-    for (const [name, expected] of [['clicks', ['late']], ['click-sessions', ['late', 'results']]] as const) {
-      const job = clicks.jobs[name]!;
-      const stmts = roleStatements(t, job.wiring.reducer.executionRole);
-      expect(actionsOn(stmts, getAtt(job.wiring.closer))).toEqual(['lambda:InvokeFunction']);
-      expect(stmts.flatMap((s) => asArray(s.Resource)).map((r) => JSON.stringify(r))).not.toContain(JSON.stringify({ 'Fn::Join': ['', [getAtt(job.wiring.closer), ':*']] }));
-      const firehose = stmts.filter((s) => asArray(s.Action as string[]).includes('firehose:PutRecordBatch')).flatMap((s) => asArray(s.Resource));
-      expect(firehose).toEqual(expect.arrayContaining(expected.map((kind) => getAtt(job.delivery.deliveryStreams[kind]))));
-      expect(firehose).toHaveLength(expected.length);
+  test('no function may scan, delete, batch-write or describe the table, or use the AWS managed table key directly', () => {
+    const actions = FUNCTION_ROLES.flatMap((role) => roleStatements(t, clicks.jobs.clicks!.wiring[role].executionRole).flatMap((s) => asArray(s.Action as string | string[])));
+    for (const never of ['dynamodb:Scan', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeTable', 'dynamodb:UpdateItem', 'dynamodb:GetRecords']) expect(actions).not.toContain(never);
+    expect(actions.filter((a) => a.startsWith('kms:'))).toEqual([]);
+  });
+
+  test('a customer-managed table key: kms:Decrypt on that key through DynamoDB only, for every function', () => {
+    const { stacks } = buildTestApp({ jobs: 'clicks', config: { '*': { tableEncryption: 'customer-managed' } } });
+    const stack = stacks[0]!;
+    const template = Template.fromStack(stack);
+    for (const role of FUNCTION_ROLES) {
+      const kms = roleStatements(template, stack.jobs.clicks!.wiring[role].executionRole).filter((s) => asArray(s.Action as string | string[]).some((a) => a.startsWith('kms:')));
+      expect(kms).toEqual([
+        {
+          Effect: 'Allow',
+          Action: 'kms:Decrypt',
+          Resource: getAtt(stack.state.encryptionKey!.node.defaultChild as CfnElement),
+          Condition: { StringEquals: { 'kms:ViaService': { 'Fn::Join': ['', ['dynamodb.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } } },
+        },
+      ]);
     }
   });
 
-  test('closer: state table and results delivery only', () => {
+  test('mapper: reads the input, PutRecords on its shuffle stream, late and rejected, failed batches under aws/lambda/ only', () => {
+    const job = clicks.jobs.clicks!;
+    const stmts = roleStatements(t, job.wiring.mapper.executionRole);
+    expect(actionsOn(stmts, getAtt(job.shuffle.stream))).toEqual([...SHUFFLE_PORT_ACTIONS]);
+    expect(actionsOn(stmts, getAtt(clicks.input.stream))).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+    expect(actionsOn(stmts, getAtt(clicks.input.stream))).not.toContain('kinesis:PutRecords');
+    const firehose = stmts.filter((s) => asArray(s.Action as string[]).some((a) => a.startsWith('firehose:')));
+    expect(firehose.map((s) => s.Action)).toEqual(['firehose:PutRecordBatch']);
+    expect(firehose.flatMap((s) => asArray(s.Resource))).toEqual([getAtt(job.delivery.deliveryStreams.late), getAtt(job.delivery.deliveryStreams.rejected)]);
+    expect(actionsOn(stmts, { 'Fn::Join': ['', [getAtt(clicks.outputs.bucket), '/aws/lambda/*']] })).toEqual(['s3:PutObject']);
+    expect(actionsOn(stmts, getAtt(clicks.outputs.bucket))).toEqual(['s3:ListBucket']);
+  });
+
+  test('reducer: invokes only the unqualified closer; PutRecordBatch on results only in update mode', () => {
+    for (const [name, expected] of [['clicks', ['late']], ['click-sessions', ['late', 'results']]] as const) {
+      const job = clicks.jobs[name]!;
+      const stmts = roleStatements(t, job.wiring.reducer.executionRole);
+      expect(actionsOn(stmts, getAtt(job.wiring.closer))).toEqual([...CLOSER_NUDGE_ACTIONS]);
+      expect(stmts.flatMap((s) => asArray(s.Resource)).map((r) => JSON.stringify(r))).not.toContain(JSON.stringify({ 'Fn::Join': ['', [getAtt(job.wiring.closer), ':*']] }));
+      const firehose = stmts.filter((s) => asArray(s.Action as string[]).some((a) => a.startsWith('firehose:')));
+      expect(firehose.map((s) => s.Action)).toEqual(['firehose:PutRecordBatch']);
+      expect(firehose.flatMap((s) => asArray(s.Resource))).toEqual(expect.arrayContaining(expected.map((kind) => getAtt(job.delivery.deliveryStreams[kind]))));
+      expect(firehose.flatMap((s) => asArray(s.Resource))).toHaveLength(expected.length);
+    }
+  });
+
+  test('closer: its log group, the state table, the open-windows index by name and the results delivery only', () => {
     const job = clicks.jobs.clicks!;
     const stmts = roleStatements(t, job.wiring.closer.executionRole);
     const resources = new Set(stmts.flatMap((s) => asArray(s.Resource)).map((r) => JSON.stringify(r)));
     expect(resources).toEqual(
       new Set([
         JSON.stringify(getAtt(job.wiring.closer.functionLogGroup)),
-        JSON.stringify(getAtt(clicks.state.table)),
-        JSON.stringify({ 'Fn::Join': ['', [getAtt(clicks.state.table), '/index/*']] }),
+        JSON.stringify(tableArn()),
+        JSON.stringify(indexArn()),
         JSON.stringify(getAtt(job.delivery.deliveryStreams.results)),
       ]),
     );

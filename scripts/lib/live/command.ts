@@ -71,12 +71,14 @@ export async function liveSnapshot(options: LiveOptions, target: Target, dynamo:
   return { text: formatResult(table, options.format), reads, rowCount: rows.length };
 }
 
+const count = (n: number, one: string, many = `${one}s`): string => `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+
 function summary(snapshot: LiveSnapshot, limit: number, seconds: number): string {
   const parts = snapshot.reads.map((r) => {
     const s = r.stats;
     const watermark = Number.isFinite(r.watermark) ? iso(r.watermark) : 'none yet';
     const cut = s.truncated ? ` (more are open: showing the newest ${limit}; raise --limit or pick one --key)` : '';
-    return `${r.job}: ${r.rows.length} open window${r.rows.length === 1 ? '' : 's'}${cut}, watermark ${watermark}; ${s.indexQueries} index queries (${s.indexEntries} entries), ${s.batchGets} BatchGetItem (${s.items} items, strongly consistent)`;
+    return `${r.job}: ${count(r.rows.length, 'open window')}${cut}, watermark ${watermark}; ${count(s.indexQueries, 'index query', 'index queries')} (${count(s.indexEntries, 'entry', 'entries')}), ${count(s.batchGets, 'BatchGetItem')} (${count(s.items, 'item')}, strongly consistent)`;
   });
   return `live: ${parts.join(' · ')} in ${seconds.toFixed(1)} s`;
 }
