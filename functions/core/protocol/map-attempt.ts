@@ -13,7 +13,7 @@ import { MapperBatch, type MapperOutput } from '../mapper-batch';
 import { progressView, type MapperProgress } from '../progress';
 import { packBundles, type ReplayMarker } from './packing';
 import type { OutputPort, ShufflePort, StatePort } from './ports';
-import { completeReplay, planReplay, recordReplayEnd, type ReplayPlan } from './replay';
+import { completeReplay, gapCovers, planReplay, recordReplayEnd, type ReplayPlan } from './replay';
 import { completeAttempt, planAttempt, recordAttempt, type AttemptPlan } from './write-ahead';
 
 export interface MapperSetup {
@@ -74,8 +74,10 @@ export class MapperAttempt {
   }
 
   /**
-   * A replay of records [first, last] of `shardId` (replay.ts): the gap's plan, or why there is
-   * nothing to do. The records must then be added in order, exactly those of the range.
+   * A replay of records [first, last] of `shardId` (replay.ts) — a whole failure record's range, or
+   * a range inside a recorded gap: the gap's plan, or why there is nothing to do. Then add the
+   * range's records in order, all of them or a contiguous chunk (a long range is replayed in
+   * chunks, each its own attempt planned with the whole range).
    */
   static async beginReplay(
     state: MapperPorts['state'],
@@ -104,6 +106,9 @@ export class MapperAttempt {
    */
   add(record: InputRecord): void {
     if (this.failedAt !== undefined) throw new RecordAfterFailure(this.failedAt);
+    if (this.replay && !gapCovers(this.replay.gap, record.sequenceNumber, record.sequenceNumber)) {
+      throw new Error(`record ${record.sequenceNumber} is outside the gap being replayed (${this.replay.gap.after ?? 'start'}..${this.replay.gap.to})`);
+    }
     try {
       this.batch.add(record);
       this.added.push(record);

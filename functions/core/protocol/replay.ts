@@ -44,7 +44,16 @@ export function planReplay(shard: MapperProgress | undefined, first: string, las
   const across = gaps.find((g) => overlaps(g, first, last));
   if (across) return { kind: 'refused', reason: `the range ${first}..${last} straddles the gap ${across.after ?? 'start'}..${across.to}; replay the gap's own range` };
   const ends = (shard?.pendingEnds ?? []).filter((p) => cmp(p.end, first) >= 0 && cmp(p.end, last) <= 0);
-  if (ends.some((p) => p.done === false)) return { kind: 'refused', reason: `the event source mapping is still retrying ${first}..${last}; wait until it succeeds or skips it` };
+  if (ends.some((p) => p.done === false)) {
+    if (!fromFailureRecord) return { kind: 'refused', reason: `${first}..${last} has not been skipped yet (no failure record, no later batch); wait until the event source mapping succeeds or skips it` };
+    // The event source mapping skipped it before any later batch recorded the gap: record it here.
+    const before = (shard?.pendingEnds ?? []).filter((p) => p.done !== false && cmp(p.end, first) < 0).sort((a, b) => cmp(a.end, b.end));
+    const previous = before[before.length - 1];
+    return {
+      kind: 'replay',
+      gap: { after: previous?.end ?? null, to: last, ends: ends.map((p) => ({ end: p.end, watermark: p.watermark, maxEventTime: p.maxEventTime ?? null })), progressBefore: previous?.maxEventTime ?? null, replayedThrough: null, traced: true },
+    };
+  }
   if (ends.length > 0) return { kind: 'nothing', reason: `records up to ${ends[ends.length - 1]?.end} were processed` };
   if (!fromFailureRecord) return { kind: 'refused', reason: `no gap is recorded for ${first}..${last}: only ranges inside a recorded gap, or from the on-failure destination, can be replayed` };
   // No attempt wrote ahead inside the range: nothing of it was ever emitted.
@@ -52,9 +61,10 @@ export function planReplay(shard: MapperProgress | undefined, first: string, las
   return { kind: 'replay', gap: { after, to: last, ends: [], progressBefore: null, replayedThrough: null, traced: false } };
 }
 
+/** The shard with `gap` recorded (replacing its earlier state); recorded ends inside it now belong to the gap. */
 function replaceGap(shard: MapperProgress, gap: Gap): MapperProgress {
   const others = (shard.gaps ?? []).filter((g) => g.to !== gap.to);
-  return { ...shard, gaps: withGaps(others, [gap]) };
+  return { ...shard, pendingEnds: shard.pendingEnds.filter((p) => !gapCovers(gap, p.end, p.end)), gaps: withGaps(others, [gap]) };
 }
 
 /** The write-ahead of a replay chunk ending at `end`: the gap (opened if new) with that end recorded. */

@@ -69,7 +69,9 @@ function finiteOrNull(n: number): number | null {
 /** What an attempt starting at `firstSequenceNumber` must respect, from its shard's progress item. */
 export function planAttempt(shard: MapperProgress | undefined, firstSequenceNumber: string): AttemptPlan {
   const recorded = [...(shard?.pendingEnds ?? [])].sort(bySequence);
-  const { gaps: newGaps, done: before } = skippedRuns(recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0));
+  // Ends a replay already moved into a gap are the gap's (a replay may record it before any later batch).
+  const inGap = (p: PendingEnd) => (shard?.gaps ?? []).some((g) => (g.after === null || compareSequenceNumbers(p.end, g.after) > 0) && compareSequenceNumbers(p.end, g.to) <= 0);
+  const { gaps: newGaps, done: before } = skippedRuns(recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0 && !inGap(p)));
   // Every record before the batch was processed; the ends it passed, and what earlier ends were
   // folded into, bound their max event time. Items written before ends carried it start at −∞
   // (a lower progress only holds the watermark back).
@@ -114,7 +116,8 @@ export function recordAttempt(
 /** Existing gaps plus new ones (a gap is its shard and `to`), keeping the last KEEP_CLOSED_GAPS closed ones. */
 export function withGaps(existing: readonly Gap[] | undefined, added: readonly Gap[]): Gap[] {
   const all = [...(existing ?? [])];
-  for (const g of added) if (!all.some((e) => e.to === g.to)) all.push(g);
+  const inside = (g: Gap, e: Gap) => (e.after === null || compareSequenceNumbers(g.to, e.after) > 0) && compareSequenceNumbers(g.to, e.to) <= 0;
+  for (const g of added) if (!all.some((e) => inside(g, e))) all.push(g);
   const closed = all.filter((g) => g.closed !== undefined);
   const drop = new Set(closed.slice(0, Math.max(0, closed.length - KEEP_CLOSED_GAPS)));
   return all.filter((g) => !drop.has(g));
