@@ -31,6 +31,7 @@ export interface StateCall {
 export const STATE_PORT_CALLS = {
   readProgress: [{ action: 'dynamodb:Query', on: 'table' }],
   writeMapperProgress: [{ action: 'dynamodb:PutItem', on: 'table' }],
+  updateMapperProgress: [{ action: 'dynamodb:GetItem', on: 'table' }, { action: 'dynamodb:PutItem', on: 'table' }],
   writeBucketProgress: [{ action: 'dynamodb:PutItem', on: 'table' }],
   raiseWatermark: [{ action: 'dynamodb:PutItem', on: 'table' }],
   getMany: [{ action: 'dynamodb:BatchGetItem', on: 'table' }],
@@ -44,7 +45,7 @@ export type StateMethod = keyof typeof STATE_PORT_CALLS & keyof StatePort;
 
 /** The StatePort methods each role's protocol uses (the Pick<StatePort, …> of its ports in core/protocol/). */
 export const ROLE_STATE_METHODS = {
-  mapper: ['readProgress', 'writeMapperProgress'],
+  mapper: ['readProgress', 'updateMapperProgress'],
   reducer: ['readProgress', 'raiseWatermark', 'getMany', 'get', 'putIfVersion', 'writeBucketProgress'],
   closer: ['readProgress', 'raiseWatermark', 'dueItems', 'getMany', 'get', 'putIfVersion'],
 } as const satisfies Record<FunctionRole, readonly StateMethod[]>;
