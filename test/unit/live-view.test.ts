@@ -5,6 +5,7 @@
 // watermark, updatedAt). Closed items and frozen sessions give no row; the table keeps column order.
 import { z } from 'zod';
 import { count, distinct, first, last, max, mean, min, quantile, stddev, sum, topK, variance } from '../../functions/core/aggregates';
+import type { Duration } from '../../functions/core/duration';
 import { defineJob, type Job } from '../../functions/core/job';
 import { makeResult, resultId } from '../../functions/core/output-records';
 import { hopping, session, tumbling, type WindowSpec } from '../../functions/core/windows';
@@ -15,7 +16,7 @@ const T0 = Date.parse('2026-06-01T12:00:00Z');
 const MIN = 60_000;
 const NOW = T0 + 30 * MIN;
 
-function job(window: WindowSpec, allowedLateness = '1m'): Job {
+function job(window: WindowSpec, allowedLateness: Duration = '1m'): Job {
   return defineJob({
     name: 'live-test',
     schema: z.object({ k: z.string(), t: z.number(), x: z.number(), tag: z.string() }),
