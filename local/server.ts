@@ -139,6 +139,8 @@ export interface LocalServer {
   readonly s3Dir: string;
   readonly firehose: FirehoseEmulator;
   readonly s3: LocalS3;
+  /** Kinesis stream consumers and their push subscriptions (enhanced fan-out). */
+  readonly kinesisConsumers: KinesisService['consumers'];
   readonly faults: ServiceFaults;
   /** CloudWatch metrics and alarms (a built-in plug-in: local/services/cloudwatch/). */
   readonly cloudwatch: LocalCloudWatch;
@@ -313,7 +315,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     return undo.fail(err, requestedPort, host);
   }
   const { s3Dir, unlock } = state;
-  const { kinesisBackend, dynamoBackend, dynamo, firehose, s3, cloudwatch, faults, stats } = services;
+  const { kinesisBackend, dynamoBackend, kinesis, dynamo, firehose, s3, cloudwatch, faults, stats } = services;
   const plugins: LocalService[] = [cloudWatchService(cloudwatch)];
   cloudwatch.start();
   const budget = new BodyBudget(options.maxInFlightBodyBytes ?? 256 * MiB);
@@ -383,6 +385,7 @@ export async function startLocalServer(options: LocalServerOptions = {}): Promis
     s3Dir,
     firehose,
     s3,
+    kinesisConsumers: kinesis.consumers,
     faults,
     cloudwatch,
     iam,

@@ -48,6 +48,11 @@ export class EventSourceMappings {
     await Promise.all([...this.mappings.values()].map((m) => m.esm.stop()));
   }
 
+  /** See KinesisEventSourceMapping.cutBatchingWindows (waiting for a bounded input to be processed). */
+  cutBatchingWindows(on: boolean): void {
+    for (const m of this.list()) m.cutBatchingWindows(on);
+  }
+
   stats(): EsmStats[] {
     return this.list().map((m) => m.stats());
   }

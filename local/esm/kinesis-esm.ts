@@ -3,7 +3,10 @@
 // batches of up to BatchSize records and 6 MB, MaximumBatchingWindowInSeconds, and — per shard,
 // strictly in order (per partition key with ParallelizationFactor > 1) — retries,
 // BisectBatchOnFunctionError, ReportBatchItemFailures, MaximumRetryAttempts,
-// MaximumRecordAgeInSeconds and an S3 on-failure destination.
+// MaximumRecordAgeInSeconds and an S3 on-failure destination. A caught-up shard is polled about
+// once a second, like Lambda's pollers; a mapping on an enhanced fan-out consumer does not poll: it
+// reads when the local Kinesis pushes (records stored on the stream, after the ~70 ms propagation
+// delay of SubscribeToShard).
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
@@ -45,6 +48,8 @@ export interface KinesisEsmConfig {
   readonly functionArn: string;
   readonly streamName: string;
   readonly streamArn: string;
+  /** EventSourceArn when it is an enhanced fan-out consumer: records are pushed instead of polled. */
+  readonly consumerArn?: string;
   /** Default 100, max 10,000. */
   readonly batchSize: number;
   /** Default 0 (invoke as soon as records are available), max 300. */
@@ -77,8 +82,10 @@ export interface EsmDeps {
   readonly dataDir?: string;
   readonly faults?: Faults;
   readonly log?: (line: string) => void;
-  /** Pause between GetRecords calls on a caught-up shard (Lambda: ~1 s). Default 200 ms. */
+  /** Pause between GetRecords calls on a caught-up shard (Lambda: ~1 s). Default 1,000 ms. */
   readonly idlePollMs?: number;
+  /** Push subscriptions of the local Kinesis (enhanced fan-out); without them a consumer mapping polls. */
+  readonly subscriptions?: { subscribe(stream: string, listener: () => void): () => void };
   /** How often ListShards looks for new shards. Default 5 s. */
   readonly shardRefreshMs?: number;
   /** Delay before retry n (1-based) of a failed batch. Default 100 ms doubling to 2 s. */
@@ -181,6 +188,11 @@ export class KinesisEventSourceMapping {
   /** When this process created the mapping's origin (LATEST can then use a real LATEST iterator). */
   private originIsNew = false;
   private refreshTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  /** Push notifications received (enhanced fan-out mappings). */
+  pushes = 0;
+  /** Lanes invoke what they hold without waiting out MaximumBatchingWindowInSeconds (see cutBatchingWindows). */
+  windowsCut = false;
   private refreshing: Promise<void> | undefined;
   readonly counters: Omit<EsmStats, 'shards' | 'uuid' | 'functionName' | 'streamName'> = {
     batches: 0,
@@ -219,6 +231,14 @@ export class KinesisEventSourceMapping {
     if (this.started) return;
     this.started = true;
     this.originIsNew = !this.checkpoints.hasOrigin();
+    if (this.config.consumerArn) {
+      if (this.deps.subscriptions) {
+        this.unsubscribe = this.deps.subscriptions.subscribe(this.config.streamName, () => {
+          this.pushes += 1;
+          for (const reader of this.readers.values()) reader.pushed();
+        });
+      } else this.log(`${this.config.consumerArn}: no push subscriptions on this Kinesis; polling instead`);
+    }
     this.checkpoints.originMs();
     await this.refreshShards();
     const every = this.deps.shardRefreshMs ?? 5000;
@@ -232,6 +252,7 @@ export class KinesisEventSourceMapping {
    */
   async stop(): Promise<void> {
     this.stopping = true;
+    this.unsubscribe?.();
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.wake.notify();
     this.abort.abort();
@@ -239,6 +260,20 @@ export class KinesisEventSourceMapping {
     await Promise.all([...this.readers.values()].map((r) => r.stop()));
     await this.checkpoints.settle();
     this.checkpoints.flush();
+  }
+
+  /** Records reach this mapping by push (an enhanced fan-out consumer), not by polling. */
+  get pushed(): boolean {
+    return this.config.consumerArn !== undefined && this.deps.subscriptions !== undefined;
+  }
+
+  /**
+   * For a bounded input (tests, tools waiting for idle): batches gathering in a batching window are
+   * invoked now instead of when the window ends; `false` restores the configured windows.
+   */
+  cutBatchingWindows(on: boolean): void {
+    this.windowsCut = on;
+    if (on) for (const reader of this.readers.values()) reader.wakeLanes();
   }
 
   get isStopping(): boolean {
@@ -497,6 +532,9 @@ class ShardReader {
   private readonly done = new Set<string>();
   private readonly readAhead: number;
   private readonly fetchWake = new Signal();
+  /** Enhanced fan-out: a push arrived since the last GetRecords began. */
+  private pushPending = false;
+  private readonly pushWake = new Signal();
   private buffered = 0;
   private bufferedBytes = 0;
   private readonly readAheadBytes: number;
@@ -540,7 +578,18 @@ class ShardReader {
     });
   }
 
+  /** The local Kinesis pushed: records were stored on the stream. */
+  pushed(): void {
+    this.pushPending = true;
+    this.pushWake.notify();
+  }
+
+  wakeLanes(): void {
+    for (const l of this.lanes) l.wake.notify();
+  }
+
   async stop(): Promise<void> {
+    this.pushWake.notify();
     this.fetchWake.notify();
     for (const l of this.lanes) l.wake.notify();
     await Promise.all(this.loops);
@@ -638,6 +687,7 @@ class ShardReader {
           await this.fetchWake.wait(1000);
           continue;
         }
+        this.pushPending = false;
         const out = await this.deps.kinesis.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(MAX_SHARD_READ, this.readAhead - this.buffered) }),
           { abortSignal: esm.abortSignal },
@@ -672,7 +722,10 @@ class ShardReader {
         iterator = out.NextShardIterator;
         if (records.length === 0) {
           this.caughtUp = true;
-          await esm.sleep(this.deps.idlePollMs ?? 200);
+          if (esm.pushed) {
+            // No timer: the next read is the push of the next stored records (or stop).
+            if (!this.pushPending && !esm.isStopping) await this.pushWake.wait();
+          } else await esm.sleep(this.deps.idlePollMs ?? 1000);
         }
       } catch (e) {
         if (esm.isStopping) break;
@@ -734,7 +787,7 @@ class Lane {
       const full = n >= cfg.batchSize || n < pending.length; // count or 6 MB reached
       const windowMs = cfg.maxBatchingWindowSeconds * 1000;
       const waited = Date.now() - (this.windowStart ?? 0);
-      if (!full && !this.reader.finishedReading && waited < windowMs) {
+      if (!full && !this.reader.finishedReading && !esm.windowsCut && waited < windowMs) {
         await this.wake.wait(windowMs - waited);
         continue;
       }

@@ -60,7 +60,7 @@ export function lambdaReadApiService(deps: MappingsApiDeps): {
       BatchSize: c.batchSize,
       MaximumBatchingWindowInSeconds: c.maxBatchingWindowSeconds,
       ParallelizationFactor: c.parallelizationFactor,
-      EventSourceArn: c.streamArn,
+      EventSourceArn: c.consumerArn ?? c.streamArn,
       FunctionArn: c.functionArn,
       LastModified: registeredAt,
       LastProcessingResult: m.stats().lastProcessingResult,

@@ -8,8 +8,9 @@ import { createDecipheriv } from 'node:crypto';
 import { ITERATOR_PWD_IV, ITERATOR_PWD_KEY } from 'kinesalite/db';
 import { crashPoint } from '../crash-points';
 import type { EmbeddedBackend } from './embedded';
+import { CONSUMER_OPERATIONS, StreamConsumers } from './kinesis-consumers';
 import { StreamSettings } from './kinesis-settings';
-import { errorType, header, isRecord, requestId } from './http';
+import { errorType, header, isRecord, jsonError, requestId } from './http';
 import type { ServiceRequest, ServiceResponse } from './http';
 import type { RecordSelector, ServiceFaults } from './service-faults';
 import type { StatsRecorder } from './stats';
@@ -73,6 +74,8 @@ const SETTINGS_OPERATIONS = new Set(['CreateStream', 'AddTagsToStream', 'RemoveT
 
 export class KinesisService {
   private readonly settings: StreamSettings;
+  /** Enhanced fan-out: stream consumers and the push subscriptions of event source mappings on them. */
+  readonly consumers = new StreamConsumers();
 
   constructor(
     private readonly backend: EmbeddedBackend,
@@ -87,7 +90,7 @@ export class KinesisService {
     this.stats.request('kinesis', operation);
     const contentType = (header(req, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
     const isJson = contentType !== 'application/x-amz-cbor-1.1';
-    const needsBody = isJson && (operation === 'PutRecords' || operation === 'PutRecord' || SETTINGS_OPERATIONS.has(operation) || this.faults.kinesisArmed);
+    const needsBody = isJson && (operation === 'PutRecords' || operation === 'PutRecord' || SETTINGS_OPERATIONS.has(operation) || CONSUMER_OPERATIONS.has(operation) || this.faults.kinesisArmed);
     let data: Record<string, unknown> | undefined;
     if (needsBody) {
       try {
@@ -105,6 +108,11 @@ export class KinesisService {
       if (decision?.kind === 'records' && data && Array.isArray(data.Records)) return this.partialPutRecords(req, contentType, data, data.Records, decision.selector, stream);
     }
 
+    if (CONSUMER_OPERATIONS.has(operation)) {
+      const answer = data ? this.consumers.handle(operation, data) : jsonError('SerializationException', 'consumer operations take a JSON body');
+      if (answer.status >= 400) this.stats.error('kinesis', errorType(Buffer.from(String(answer.body ?? ''))));
+      return answer;
+    }
     if (data && SETTINGS_OPERATIONS.has(operation)) {
       const answer = await this.settings.handle(operation, data);
       if (answer) {
@@ -118,6 +126,7 @@ export class KinesisService {
       return this.settings.describe(operation, response);
     }
     if (operation === 'PutRecords' && response.status === 200) crashPoint('kinesis.put-records.stored', () => (data ? streamOf(operation, data) : undefined));
+    if ((operation === 'PutRecords' || operation === 'PutRecord') && response.status === 200) this.consumers.stored(data ? streamOf(operation, data) : undefined);
     this.account(operation, response.status, response.body, data);
     return { status: response.status, headers: response.headers, body: response.body };
   }
@@ -192,6 +201,7 @@ export class KinesisService {
         ? { ErrorCode: THROTTLED, ErrorMessage: `Rate exceeded for shard in stream ${stream ?? 'unknown'} under account ${this.accountId}.` }
         : (written[next++] ?? {}),
     );
+    if (kept.length > backendFailed) this.consumers.stored(stream);
     const live = this.stats.live.kinesis;
     live.recordsPut += kept.length - backendFailed;
     this.stats.kinesisPut(stream, kept.length - backendFailed, 0);

@@ -1,8 +1,10 @@
 // AWS::Lambda::EventSourceMapping: Kinesis sources become local pollers (batch size and window,
 // starting position, parallelization, bisect, retries, maximum record age, partial batch
-// responses, S3 on-failure destination); other sources are reported as not polled. Like
+// responses, S3 on-failure destination) — on an enhanced fan-out consumer, a push subscription
+// instead of a poller; other sources are reported as not polled. Like
 // CreateEventSourceMapping on AWS, a mapping whose function role cannot read the stream is
 // refused at deployment (when IAM is enforced).
+import { DescribeStreamConsumerCommand } from '@aws-sdk/client-kinesis';
 import type { KinesisEsmConfig, StartingPosition } from '../../esm';
 import { stableUuid } from '../names';
 import type { DeployedResource, Handler, HandlerArgs, ResourceStatus } from '../types';
@@ -37,9 +39,14 @@ export const eventSourceMapping: Handler = async (a) => {
     a.warn(`event source mapping ${a.logicalId} (${source || 'no EventSourceArn'}) is not polled locally: only Kinesis sources are`);
     return result('skipped');
   }
+  // An enhanced fan-out consumer: the mapping reads its stream when the local Kinesis pushes.
+  let consumerArn: string | undefined;
   if (source.includes('/consumer/')) {
-    a.warn(`event source mapping ${a.logicalId} uses an enhanced fan-out consumer; polled locally with a shared-throughput iterator`);
-    source = source.slice(0, source.indexOf('/consumer/'));
+    const described = await a.opts.clients.kinesis.send(new DescribeStreamConsumerCommand({ ConsumerARN: source })).catch((e: unknown) => {
+      throw new Error(`event source mapping ${a.logicalId}: consumer ${source} is not registered (${e instanceof Error ? e.message : String(e)})`);
+    });
+    consumerArn = source;
+    source = described.ConsumerDescription?.StreamARN ?? source.slice(0, source.indexOf('/consumer/'));
   }
   const fnName = a.opts.runtime.resolve(str(a.props['FunctionName']) ?? '');
   if (!fnName) {
@@ -68,6 +75,7 @@ export const eventSourceMapping: Handler = async (a) => {
     functionArn: a.opts.runtime.functionArn(fnName),
     streamName: source.slice(source.indexOf(':stream/') + ':stream/'.length),
     streamArn: source,
+    ...(consumerArn ? { consumerArn } : {}),
     batchSize: num(a.props['BatchSize']) ?? 100,
     maxBatchingWindowSeconds: num(a.props['MaximumBatchingWindowInSeconds']) ?? 0,
     startingPosition: position,

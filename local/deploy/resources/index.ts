@@ -5,13 +5,14 @@ import { deployTable } from './dynamodb';
 import { eventSourceMapping } from './event-source-mapping';
 import { firehoseDeliveryStream } from './firehose';
 import { iamManagedPolicy, iamPolicy, iamRole } from './iam';
-import { kinesisStream } from './kinesis';
+import { kinesisStream, kinesisStreamConsumer } from './kinesis';
 import { lambdaEventInvokeConfig, lambdaFunction } from './lambda';
 import { s3Bucket } from './s3';
 import { eventsRule, schedulerSchedule } from './schedules';
 
 export const HANDLERS: Readonly<Record<string, Handler>> = {
   'AWS::Kinesis::Stream': kinesisStream,
+  'AWS::Kinesis::StreamConsumer': kinesisStreamConsumer,
   'AWS::DynamoDB::Table': (a) => deployTable(a, false),
   'AWS::DynamoDB::GlobalTable': (a) => deployTable(a, true),
   'AWS::S3::Bucket': s3Bucket,

@@ -1,10 +1,13 @@
 // AWS::Kinesis::Stream: the stream with its shard count (ON_DEMAND streams get a fixed number of
 // shards locally), retention, stream mode, server-side encryption and tags — each applied with
 // the Kinesis API call CloudFormation itself makes, so DescribeStream and ListTagsForStream
-// answer what the template configured.
+// answer what the template configured. AWS::Kinesis::StreamConsumer: an enhanced fan-out
+// consumer, registered with RegisterStreamConsumer (Ref and ConsumerARN: its ARN).
 import {
   AddTagsToStreamCommand,
   CreateStreamCommand,
+  DescribeStreamConsumerCommand,
+  RegisterStreamConsumerCommand,
   DescribeStreamSummaryCommand,
   IncreaseStreamRetentionPeriodCommand,
   StartStreamEncryptionCommand,
@@ -47,4 +50,33 @@ export const kinesisStream: Handler = async (a) => {
   if (Object.keys(tags).length > 0) await kinesis.send(new AddTagsToStreamCommand({ StreamName: name, Tags: tags }));
   const arn = `arn:aws:kinesis:${a.st.scope.region}:${a.st.scope.accountId}:stream/${name}`;
   return { logicalId: a.logicalId, type: a.resource.Type, physicalId: name, status, attributes: { Arn: arn } };
+};
+
+export const kinesisStreamConsumer: Handler = async (a) => {
+  const { kinesis } = a.opts.clients;
+  const streamArn = str(a.props['StreamARN']) ?? '';
+  const name = str(a.props['ConsumerName']) ?? '';
+  let status: ResourceStatus = 'created';
+  let consumer: { ConsumerARN?: string; ConsumerName?: string; ConsumerStatus?: string; ConsumerCreationTimestamp?: Date } | undefined;
+  try {
+    consumer = (await kinesis.send(new RegisterStreamConsumerCommand({ StreamARN: streamArn, ConsumerName: name }))).Consumer;
+  } catch (e) {
+    if (errorName(e) !== 'ResourceInUseException') throw e;
+    status = 'reused';
+    consumer = (await kinesis.send(new DescribeStreamConsumerCommand({ StreamARN: streamArn, ConsumerName: name }))).ConsumerDescription;
+  }
+  const arn = consumer?.ConsumerARN ?? '';
+  return {
+    logicalId: a.logicalId,
+    type: a.resource.Type,
+    physicalId: arn,
+    status,
+    attributes: {
+      ConsumerARN: arn,
+      ConsumerName: name,
+      ConsumerStatus: consumer?.ConsumerStatus ?? 'ACTIVE',
+      ConsumerCreationTimestamp: String(Math.floor((consumer?.ConsumerCreationTimestamp?.getTime() ?? Date.now()) / 1000)),
+      StreamARN: streamArn,
+    },
+  };
 };
