@@ -10,7 +10,7 @@ import { synth } from './lib/synth';
 const spec: CommandSpec = {
   name: 'npm run local --',
   summary: 'run the embedded local cloud with every Riffle stack deployed, until Ctrl-C',
-  usage: 'npm run local -- [--port 4566] [--fresh] [--no-synth] [--stacks Riffle-clickstream,…] [--time-scale 1] [--no-iam]',
+  usage: 'npm run local -- [--port 4566] [--fresh] [--no-synth] [--stacks Riffle-clickstream,…] [--time-scale 1] [--no-iam] [--verbose]',
   options: {
     port: { type: 'string', description: 'port of the single endpoint', default: '4566', integer: { min: 0, max: 65_535 } },
     fresh: { type: 'boolean', description: 'wipe .riffle/ (streams, tables, output files, checkpoints) first' },
@@ -19,6 +19,7 @@ const spec: CommandSpec = {
     'time-scale': { type: 'string', description: 'speed up schedules and Firehose buffering intervals by this factor', default: '1', integer: { min: 1, max: 1000 } },
     'data-dir': { type: 'string', description: 'state directory', default: '.riffle' },
     'no-iam': { type: 'boolean', description: "do not check the functions' AWS calls against their roles' IAM policies (checked by default, as on AWS)" },
+    verbose: { type: 'boolean', description: "print every line the functions log (default: one summary line per invocation, errors in full; the full logs are always in <data-dir>/logs/)" },
   },
   examples: ['npm run local', 'npm run local -- --fresh', 'npm run local -- --port 4567 --stacks Riffle-clickstream'],
 };
@@ -38,11 +39,13 @@ runMain(spec, async (parsed) => {
     timeScale: intOption(parsed, 'time-scale', 1),
     ...(stacks ? { stacks } : {}),
     log: (l) => console.log(l),
+    functionLogs: parsed.values.verbose === true ? 'verbose' : 'summary',
   });
   const lines = [
     '',
     `Riffle local cloud running at ${cloud.endpoint} (Kinesis, DynamoDB, S3, Firehose, Lambda on one port)`,
     `state: ${path.relative(process.cwd(), dataDir) || '.'}/ · output objects: s3://<bucket>/ on the endpoint · outputs: ${path.relative(process.cwd(), path.join(dataDir, 'outputs.json'))}`,
+    `function logs: ${path.relative(process.cwd(), cloud.functionLogs.dir)}/<function>.log (full) · here: ${parsed.values.verbose === true ? 'every line (--verbose)' : 'one line per invocation, errors in full (--verbose for every line)'}`,
     '',
     'In another terminal:',
     '  npm run produce -- --job clickstream --count 10000',

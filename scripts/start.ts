@@ -21,7 +21,7 @@ const SOURCE = 'sensor-averages';
 const spec: CommandSpec = {
   name: 'npm start --',
   summary: 'run the sensor-averages pipeline end to end on the embedded local cloud and print its results',
-  usage: 'npm start -- [--events N] [--port 4566] [--keep-running] [--rows 15] [--no-iam]',
+  usage: 'npm start -- [--events N] [--port 4566] [--keep-running] [--rows 15] [--no-iam] [--verbose]',
   options: {
     events: { type: 'string', description: 'how many of the 60,000 sample readings to send', default: '60000', integer: { min: 1, max: 60_000 } },
     port: { type: 'string', description: 'port of the local endpoint (0 picks a free one)', default: '4566', integer: { min: 0, max: 65_535 } },
@@ -29,6 +29,7 @@ const spec: CommandSpec = {
     rows: { type: 'string', description: 'result rows to print', default: '15', integer: { min: 0 } },
     'data-dir': { type: 'string', description: 'state directory of the demo, wiped at every start (npm run local keeps its own in .riffle/)', default: '.riffle/start' },
     'no-iam': { type: 'boolean', description: "do not check the functions' AWS calls against their roles' IAM policies (checked by default, as on AWS)" },
+    verbose: { type: 'boolean', description: 'print every line the functions log (default: only their errors and warnings; the full logs are always in <data-dir>/logs/)' },
   },
   examples: ['npm start', 'npm start -- --events 10000', 'npm start -- --keep-running'],
 };
@@ -89,7 +90,7 @@ runMain(spec, async (parsed) => {
   console.log('synthesizing the CDK app (npm run synth)…');
   await synth({ log: (l) => console.log(l) });
 
-  const cloud = await startLocalCloud({ port, dataDir, fresh: true, stacks: [stackName(SOURCE)], iam: parsed.values['no-iam'] !== true, log: (l) => console.log(l), functionLogs: () => undefined });
+  const cloud = await startLocalCloud({ port, dataDir, fresh: true, stacks: [stackName(SOURCE)], iam: parsed.values['no-iam'] !== true, log: (l) => console.log(l), functionLogs: parsed.values.verbose === true ? 'verbose' : 'errors' });
   let stopping = false;
   const shutdown = async () => {
     if (stopping) return;
@@ -108,6 +109,7 @@ runMain(spec, async (parsed) => {
     return value;
   };
   console.log(`local cloud at ${cloud.endpoint} · state in ${path.relative(process.cwd(), dataDir) || '.'}/`);
+  console.log(`function logs: ${path.relative(process.cwd(), cloud.functionLogs.dir)}/<function>.log${parsed.values.verbose === true ? '' : ' (only errors and warnings here; --verbose prints every line)'}`);
 
   const lines = gunzipSync(readFileSync(SAMPLE_FILE)).toString('utf8').split('\n').filter(Boolean).slice(0, events);
   await stream(cloud, name('InputStream'), lines);

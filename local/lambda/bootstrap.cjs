@@ -157,7 +157,6 @@ let current; // id of the invocation running, for an uncaught error that kills t
 
 async function run(msg) {
   current = msg.id;
-  if (!handlerPromise) handlerPromise = loadHandler();
   let handler;
   try {
     handler = await handlerPromise;
@@ -213,6 +212,14 @@ async function run(msg) {
   }
   send({ type: 'result', id: msg.id, ok: true, payload: payload === undefined ? 'null' : payload });
 }
+
+// Init at start, as Lambda's runtime does before the first invocation: the invocation's timeout
+// starts once this is done ('ready'); a module that fails to load fails that invocation.
+handlerPromise = loadHandler();
+handlerPromise.then(
+  () => send({ type: 'ready' }),
+  () => send({ type: 'ready' }),
+);
 
 channel.on(
   'data',

@@ -37,6 +37,8 @@ const frames = createRequire(__filename)('./frames.cjs') as {
 };
 /** Lines kept per invocation for its summary (the full output goes to the log sink regardless). */
 const MAX_LINES = 200;
+/** Lambda's limit on a function's init (its module's top-level code) before it counts against the invocation. */
+const INIT_LIMIT_MS = 10_000;
 /** What V8 prints when the heap limit (the function's MemorySize) is hit. */
 const OUT_OF_MEMORY = /JavaScript heap out of memory|Reached heap limit/;
 
@@ -78,6 +80,9 @@ export class ExecutionEnvironment {
   /** Bytes of stdout / stderr received so far. */
   private readonly received: [number, number] = [0, 0];
   private outOfMemory = false;
+  /** Init is over (bootstrap.cjs sent 'ready'); until then an invocation waits in onReady. */
+  private ready = false;
+  private onReady: (() => void) | undefined;
 
   constructor(opts: EnvironmentOptions, generation: number) {
     this.generation = generation;
@@ -123,38 +128,51 @@ export class ExecutionEnvironment {
     return this.inflight !== undefined;
   }
 
-  /** Runs one invocation; never rejects. */
-  run(msg: Omit<InvokeMessage, 'type' | 'id' | 'fault'>, timeoutMs: number, fault: FunctionFault | undefined): Promise<RunOutcome> {
+  /**
+   * Runs one invocation; never rejects. Its timeout (and `context.getRemainingTimeInMillis`)
+   * starts when the environment has finished init, as on Lambda, where a cold start's init does
+   * not count against the function's timeout; init itself may take up to INIT_LIMIT_MS more.
+   */
+  run(msg: Omit<InvokeMessage, 'type' | 'id' | 'fault' | 'deadlineMs'>, timeoutMs: number, fault: FunctionFault | undefined): Promise<RunOutcome> {
     if (this.inflight) throw new Error('execution environment is busy');
     if (this.dead) return Promise.resolve({ outcome: { kind: 'exit', errorType: 'Runtime.ExitError', reason: 'environment is gone' }, lines: [] });
     const id = nextMessageId++;
     return new Promise<RunOutcome>((resolve) => {
       const inflight: Inflight = { id, resolve, timers: [], lines: [] };
       this.inflight = inflight;
-      let timeoutAfter = timeoutMs;
-      let workerFault: WorkerFault | undefined;
-      if (fault?.kind === 'crashAfterHandler') workerFault = { kind: 'crashAfterHandler' };
-      else if (fault?.kind === 'crashAfterCalls') workerFault = { kind: 'crashAfterCalls', calls: fault.calls };
-      else if (fault?.kind === 'timeout') {
-        workerFault = { kind: 'hangAfterHandler' };
-        if (fault.afterMs !== undefined) timeoutAfter = Math.min(timeoutMs, fault.afterMs);
-      } else if (fault?.kind === 'crashAfterMs') {
-        inflight.timers.push(
-          setTimeout(() => {
-            inflight.crashReason = `injected crash ${fault.afterMs} ms into the invocation`;
-            void this.kill();
-          }, fault.afterMs),
-        );
+      const start = () => {
+        if (this.inflight !== inflight) return;
+        for (const t of inflight.timers.splice(0)) clearTimeout(t);
+        let timeoutAfter = timeoutMs;
+        let workerFault: WorkerFault | undefined;
+        if (fault?.kind === 'crashAfterHandler') workerFault = { kind: 'crashAfterHandler' };
+        else if (fault?.kind === 'crashAfterCalls') workerFault = { kind: 'crashAfterCalls', calls: fault.calls };
+        else if (fault?.kind === 'timeout') {
+          workerFault = { kind: 'hangAfterHandler' };
+          if (fault.afterMs !== undefined) timeoutAfter = Math.min(timeoutMs, fault.afterMs);
+        } else if (fault?.kind === 'crashAfterMs') {
+          inflight.timers.push(
+            setTimeout(() => {
+              inflight.crashReason = `injected crash ${fault.afterMs} ms into the invocation`;
+              void this.kill();
+            }, fault.afterMs),
+          );
+        }
+        inflight.timers.push(setTimeout(() => this.timeOut(), timeoutAfter));
+        const message: InvokeMessage = { type: 'invoke', id, ...msg, deadlineMs: Date.now() + timeoutMs, ...(workerFault ? { fault: workerFault } : {}) };
+        this.channel.write(frames.encodeFrame(message));
+      };
+      if (this.ready) start();
+      else {
+        this.onReady = start;
+        inflight.timers.push(setTimeout(() => this.timeOut(), INIT_LIMIT_MS + timeoutMs));
       }
-      inflight.timers.push(
-        setTimeout(() => {
-          this.settle({ kind: 'timeout' });
-          void this.kill();
-        }, timeoutAfter),
-      );
-      const message: InvokeMessage = { type: 'invoke', id, ...msg, ...(workerFault ? { fault: workerFault } : {}) };
-      this.channel.write(frames.encodeFrame(message));
     });
+  }
+
+  private timeOut(): void {
+    this.settle({ kind: 'timeout' });
+    void this.kill();
   }
 
   /** Kills the process (idempotent); resolves when it has exited. */
@@ -165,6 +183,13 @@ export class ExecutionEnvironment {
   }
 
   private onMessage(m: WorkerMessage): void {
+    if (m.type === 'ready') {
+      this.ready = true;
+      const start = this.onReady;
+      this.onReady = undefined;
+      start?.();
+      return;
+    }
     const inflight = this.inflight;
     if (!inflight || m.id !== inflight.id) return;
     if (m.type === 'crash') {

@@ -381,7 +381,6 @@ export class LambdaRuntime implements Invoker {
         {
           requestId,
           payload,
-          deadlineMs: runStart + timeoutS * 1000,
           ...(options.clientContext ? { clientContext: options.clientContext } : {}),
         },
         timeoutS * 1000,

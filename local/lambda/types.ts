@@ -127,6 +127,8 @@ export type WorkerMessage = Written &
       /** The worker cannot be reused (e.g. its module failed to load). */
       readonly fatal?: boolean;
     }
+  /** Init (loading the handler's module) is over: the first invocation's timeout starts now. */
+  | { readonly type: 'ready' }
   /** An injected crash or an uncaught error: the process is about to exit. */
   | { readonly type: 'crash'; readonly id: number; readonly reason: string; readonly errorType?: string }
   );
