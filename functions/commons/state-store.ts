@@ -103,7 +103,7 @@ export class StateStore implements StatePort {
       await this.dynamo.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: progressPk(job), sk: PROGRESS_SK.bucket(bucket.bucket), applied: bucket.applied, updatedAt: bucket.updatedAt },
+          Item: { pk: progressPk(job), sk: PROGRESS_SK.bucket(bucket.bucket), applied: bucket.applied, updatedAt: bucket.updatedAt, ...(bucket.replayed ? { replayed: bucket.replayed } : {}) },
         }),
       );
     }

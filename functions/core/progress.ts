@@ -5,6 +5,7 @@
 // window can only close once every partial emitted before the watermark passed it has been folded
 // in: a slow reducer delays closing, it never turns on-time events into late ones.
 import { parseProgressSk } from '../contract/table';
+import { compareSequenceNumbers } from './positions';
 import { computeWatermark, type ShardProgress, type WatermarkOptions } from './watermark';
 
 /**
@@ -70,6 +71,8 @@ export interface BucketProgress {
   bucket: number;
   applied: Record<string, number>;
   updatedAt: number;
+  /** Per gap ("<shard>@<gap end>"): the last replayed record whose bundle this bucket applied. */
+  replayed?: Record<string, string>;
 }
 
 export interface ProgressItems {
@@ -128,7 +131,8 @@ export function parseProgressItems(items: readonly Record<string, unknown>[]): P
     } else if (sk.kind === 'bucket') {
       const applied: Record<string, number> = {};
       for (const [shard, value] of Object.entries((item.applied as Record<string, unknown> | undefined) ?? {})) applied[shard] = Number(value);
-      buckets.push({ bucket: sk.bucket, applied, updatedAt: numberOr(item.updatedAt, 0) });
+      const replayed = item.replayed && typeof item.replayed === 'object' ? { replayed: { ...(item.replayed as Record<string, string>) } } : {};
+      buckets.push({ bucket: sk.bucket, applied, updatedAt: numberOr(item.updatedAt, 0), ...replayed });
     }
   }
   return { mappers, buckets, floor };
@@ -155,8 +159,16 @@ export function jobWatermark(
     let applied = Number.POSITIVE_INFINITY;
     for (let b = 0; b < bucketCount; b++) applied = Math.min(applied, byBucket.get(b)?.applied[m.shardId] ?? Number.NEGATIVE_INFINITY);
     // An open traced gap holds the shard at its progress before the gap, idle or not: no window
-    // the skipped records could touch closes until they are replayed (or abandoned).
-    const held = openGaps(m).filter((g) => g.traced);
+    // the skipped records could touch closes until they are replayed (or abandoned) and every
+    // bucket has applied the replay through the gap's end (the replay's bundles are in-band too).
+    const replayedEverywhere = (g: Gap): boolean => {
+      for (let b = 0; b < bucketCount; b++) {
+        const at = byBucket.get(b)?.replayed?.[`${m.shardId}@${g.to}`];
+        if (at === undefined || compareSequenceNumbers(at, g.to) < 0) return false;
+      }
+      return true;
+    };
+    const held = (m.gaps ?? []).filter((g) => g.traced && (g.closed === undefined || (g.closed === 'replayed' && !replayedEverywhere(g))));
     let hold = Number.POSITIVE_INFINITY;
     for (const g of held) hold = Math.min(hold, g.progressBefore ?? Number.NEGATIVE_INFINITY);
     return { shardId: m.shardId, maxEventTime: Math.min(applied, m.maxEventTime, hold), updatedAt: held.length > 0 ? Math.max(nowMs, m.updatedAt) : m.updatedAt };
@@ -176,10 +188,25 @@ export function progressView(items: readonly Record<string, unknown>[], bucketCo
 }
 
 /** Merge a reducer batch's bundle progress into the bucket items it read; returns the changed ones. */
-export function advanceBuckets(read: readonly BucketProgress[], seen: readonly { bucket: number; shardId: string; progress: number | null }[], nowMs: number): BucketProgress[] {
-  const byBucket = new Map(read.map((b) => [b.bucket, { ...b, applied: { ...b.applied } }]));
+export function advanceBuckets(
+  read: readonly BucketProgress[],
+  seen: readonly { bucket: number; shardId: string; progress: number | null; replay?: { gap: string; last: string } }[],
+  nowMs: number,
+): BucketProgress[] {
+  const byBucket = new Map(read.map((b) => [b.bucket, { ...b, applied: { ...b.applied }, ...(b.replayed ? { replayed: { ...b.replayed } } : {}) }]));
   const changed = new Set<number>();
   for (const s of seen) {
+    if (s.replay) {
+      const item = byBucket.get(s.bucket) ?? { bucket: s.bucket, applied: {}, updatedAt: nowMs };
+      byBucket.set(s.bucket, item);
+      const key = `${s.shardId}@${s.replay.gap}`;
+      const at = item.replayed?.[key];
+      if (at === undefined || compareSequenceNumbers(at, s.replay.last) < 0) {
+        item.replayed = { ...item.replayed, [key]: s.replay.last };
+        changed.add(s.bucket);
+      }
+      continue;
+    }
     if (s.progress === null) continue;
     const item = byBucket.get(s.bucket) ?? { bucket: s.bucket, applied: {}, updatedAt: nowMs };
     byBucket.set(s.bucket, item);

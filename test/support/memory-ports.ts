@@ -75,7 +75,7 @@ export class MemoryTable implements StatePort {
   }
 
   async writeBucketProgress(job: string, buckets: readonly BucketProgress[]): Promise<void> {
-    for (const b of buckets) this.write({ pk: progressPk(job), sk: PROGRESS_SK.bucket(b.bucket), applied: b.applied, updatedAt: b.updatedAt });
+    for (const b of buckets) this.write({ pk: progressPk(job), sk: PROGRESS_SK.bucket(b.bucket), applied: b.applied, updatedAt: b.updatedAt, ...(b.replayed ? { replayed: b.replayed } : {}) });
   }
 
   async raiseWatermark(job: string, watermark: number): Promise<void> {

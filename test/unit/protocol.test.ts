@@ -637,7 +637,7 @@ describe('replaying skipped batches', () => {
     expect(result.plan.kind).toBe('refused');
   });
 
-  it(`any failure schedule with skipped batches, then replay (crashing, then twice): every event counted once or reported late, never both, never lost (seed ${SEED})`, async () => {
+  it(`any failure schedule with skipped batches, then replay (crashing, then twice): every event counted once or reported late, never both; traced gaps: the one-pass results, nothing late (seed ${SEED})`, async () => {
     const skipArb = fc.record({ kind: fc.constant('skip' as const), shard: fc.nat({ max: 1 }) });
     await fc.assert(
       fc.asyncProperty(shardedEventsArb(true), fc.array(fc.oneof({ weight: 9, arbitrary: stepArb }, { weight: 2, arbitrary: skipArb }), { minLength: 10, maxLength: 80 }), fc.nat({ max: 40 }), fc.integer({ min: 1, max: 30 }), async (events, steps, budget, chunk) => {
@@ -655,10 +655,11 @@ describe('replaying skipped batches', () => {
         const finals = finalResults(world.output.records.results);
         checkClosedState(world, finals);
         checkAccounting(world, finals);
-        // Never counted twice, never lost. (Equality with the one-pass results and nothing late is
-        // pinned by the named cases above; under random schedules a replayed event can still be
-        // reported late — an untraced gap holds no watermark — so only the accounting is checked.)
-        expect((await world.openGaps()).length).toBe(0);
+        // Every skipped batch that wrote ahead was held by its gap: the one-pass results, nothing
+        // late. One skipped before it wrote ahead left no trace (nothing of it was emitted): its gap
+        // is opened by the replay, the watermark was not held for it, and its events may be late.
+        const gaps = parseProgressItems(await world.table.readProgress(job.name)).mappers.flatMap((m) => m.gaps ?? []);
+        if (gaps.every((g) => g.traced)) expectOnePass(world, events);
       }),
       { numRuns: 120 },
     );

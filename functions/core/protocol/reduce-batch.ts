@@ -97,6 +97,6 @@ export async function reduceBatch(ports: ReducerPorts, setup: ReducerSetup, bund
   });
   await sendLate(lateAfterRaces);
   await ports.output.deliver('results', updates);
-  await ports.state.writeBucketProgress(job.name, advanceBuckets(buckets, bundles.map((b) => ({ bucket: b.bucket, shardId: b.origin.shardId, progress: b.progress })), nowMs));
+  await ports.state.writeBucketProgress(job.name, advanceBuckets(buckets, bundles.map((b) => ({ bucket: b.bucket, shardId: b.origin.shardId, progress: b.progress, ...(b.replay ? { replay: { gap: b.replay.gap, last: b.origin.last } } : {}) })), nowMs));
   return { groups: groups.length, writes, duplicates, late: late.length + lateAfterRaces.length, watermark };
 }

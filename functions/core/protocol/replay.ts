@@ -47,7 +47,13 @@ export function planReplay(shard: MapperProgress | undefined, first: string, las
   if (ends.some((p) => p.done === false)) {
     if (!fromFailureRecord) return { kind: 'refused', reason: `${first}..${last} has not been skipped yet (no failure record, no later batch); wait until the event source mapping succeeds or skips it` };
     // The event source mapping skipped it before any later batch recorded the gap: record it here.
-    const before = (shard?.pendingEnds ?? []).filter((p) => p.done !== false && cmp(p.end, first) < 0).sort((a, b) => cmp(a.end, b.end));
+    // The run starts after the last completed end, or the last gap, before it.
+    const before: PendingEnd[] = [
+      ...(shard?.pendingEnds ?? []).filter((p) => p.done !== false),
+      ...gaps.map((g) => ({ end: g.to, watermark: null, maxEventTime: g.ends[g.ends.length - 1]?.maxEventTime ?? g.progressBefore })),
+    ]
+      .filter((p) => cmp(p.end, first) < 0)
+      .sort((a, b) => cmp(a.end, b.end));
     const previous = before[before.length - 1];
     return {
       kind: 'replay',

@@ -39,13 +39,20 @@ const bySequence = (a: PendingEnd, b: PendingEnd): number => compareSequenceNumb
  * Ends before the batch that were never completed: the event source mapping skipped their attempt.
  * Each run of them between completed ends becomes a gap from the completed end before it.
  */
-function skippedRuns(before: readonly PendingEnd[]): { gaps: Gap[]; done: PendingEnd[] } {
+function skippedRuns(before: readonly PendingEnd[], known: readonly Gap[]): { gaps: Gap[]; done: PendingEnd[] } {
   const gaps: Gap[] = [];
   const done: PendingEnd[] = [];
   let run: PendingEnd[] = [];
   let previous: PendingEnd | undefined;
   const flush = () => {
     const last = run[run.length - 1];
+    // A gap recorded before (by an earlier attempt, or a replay) ends a run too.
+    const head = run[0];
+    for (const g of known) {
+      if (head && compareSequenceNumbers(g.to, head.end) < 0 && (previous === undefined || compareSequenceNumbers(g.to, previous.end) > 0)) {
+        previous = { end: g.to, watermark: null, maxEventTime: g.ends[g.ends.length - 1]?.maxEventTime ?? g.progressBefore };
+      }
+    }
     if (last) gaps.push({ after: previous?.end ?? null, to: last.end, ends: run.map((p) => ({ end: p.end, watermark: p.watermark, maxEventTime: p.maxEventTime ?? null })), progressBefore: previous?.maxEventTime ?? null, replayedThrough: null, traced: true });
     run = [];
   };
@@ -71,7 +78,10 @@ export function planAttempt(shard: MapperProgress | undefined, firstSequenceNumb
   const recorded = [...(shard?.pendingEnds ?? [])].sort(bySequence);
   // Ends a replay already moved into a gap are the gap's (a replay may record it before any later batch).
   const inGap = (p: PendingEnd) => (shard?.gaps ?? []).some((g) => (g.after === null || compareSequenceNumbers(p.end, g.after) > 0) && compareSequenceNumbers(p.end, g.to) <= 0);
-  const { gaps: newGaps, done: before } = skippedRuns(recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0 && !inGap(p)));
+  const { gaps: newGaps, done: before } = skippedRuns(
+    recorded.filter((p) => compareSequenceNumbers(p.end, firstSequenceNumber) < 0 && !inGap(p)),
+    [...(shard?.gaps ?? [])].sort((a, b) => compareSequenceNumbers(a.to, b.to)),
+  );
   // Every record before the batch was processed; the ends it passed, and what earlier ends were
   // folded into, bound their max event time. Items written before ends carried it start at −∞
   // (a lower progress only holds the watermark back).
