@@ -4,7 +4,7 @@
 //   1. the progress partition (one Query, strongly consistent): the watermark the closer acted on
 //   2. the sparse open-windows index (KEYS_ONLY; one Query per partition, paged, newest close times
 //      first, at most `limit` entries each) — or, for one --key, only the partition that key's items
-//      are listed in, filtered to its items. A global index is eventually consistent (usually well
+//      are listed in (1/8 of the job's open windows), paged through and kept to that key's entries. A global index is eventually consistent (usually well
 //      under a second behind): a window opened a moment ago can be missing from one read.
 //   3. the items themselves, by key, with the state store the functions use (BatchGetItem, 100 per
 //      request, strongly consistent: each row is the item's latest committed version, never older
@@ -33,6 +33,7 @@ export interface LiveReadOptions {
 
 export interface LiveReadStats {
   indexQueries: number;
+  /** Index entries read (with --key, other keys' entries in its partition too). */
   indexEntries: number;
   batchGets: number;
   items: number;
@@ -59,22 +60,23 @@ async function openEntries(dynamo: DynamoDBDocumentClient, table: string, partit
         TableName: table,
         IndexName: STATE_TABLE.openWindowsIndex,
         KeyConditionExpression: '#p = :p',
-        ExpressionAttributeNames: { '#p': STATE_TABLE.openPartitionKey, ...(onlyPk !== undefined ? { '#pk': STATE_TABLE.partitionKey } : {}) },
-        ExpressionAttributeValues: { ':p': partition, ...(onlyPk !== undefined ? { ':pk': onlyPk } : {}) },
-        ...(onlyPk !== undefined ? { FilterExpression: '#pk = :pk' } : {}),
+        ExpressionAttributeNames: { '#p': STATE_TABLE.openPartitionKey },
+        ExpressionAttributeValues: { ':p': partition },
         ScanIndexForward: false,
-        // One page holds what is wanted (the filter is applied after the page is read, so a --key
-        // read pages through the partition).
-        Limit: Math.min(limit + 1, 1000),
+        // Without --key one page holds what is wanted. With it, the partition's entries of other
+        // keys are skipped here, not by a FilterExpression (which may not name the table's key
+        // attributes, and would read the same entries anyway).
+        Limit: onlyPk === undefined ? limit + 1 : 1000,
         ...(start ? { ExclusiveStartKey: start } : {}),
       }),
     );
+    stats.indexEntries += page.Items?.length ?? 0;
     for (const item of (page.Items ?? []) as Record<string, unknown>[]) {
+      if (onlyPk !== undefined && item[STATE_TABLE.partitionKey] !== onlyPk) continue;
       entries.push({ pk: String(item[STATE_TABLE.partitionKey]), sk: String(item[STATE_TABLE.sortKey]), closeAt: Number(item[STATE_TABLE.openSortKey]) });
     }
     start = page.LastEvaluatedKey as Record<string, unknown> | undefined;
   } while (start && entries.length <= limit);
-  stats.indexEntries += entries.length;
   return { entries: entries.slice(0, limit), more: entries.length > limit || start !== undefined };
 }
 
