@@ -99,6 +99,22 @@ export class RiffleOperations extends Construct {
       const named = (suffix: string): string => `Riffle-${job.name}-${suffix}`;
       const id = pascal(job.name);
       const iteratorAgeMs = (job.iteratorAgeThreshold ?? Duration.minutes(5)).toMilliseconds();
+      // What blocks a shard (retries are unlimited by default): a mapper or reducer that keeps
+      // failing shows as iterator age on either mapping. What finite retries skip shows as a gap.
+      alarm(`${id}WatermarkHeld`, {
+        alarmName: named('watermark-held'),
+        alarmDescription: `A batch of ${job.name}'s input was skipped after its retries ran out (finite retryAttempts or maxRecordAge): the watermark is held at the gap, so windows stop closing. Run \`npm run replay -- --job ${job.name}\` (the on-failure records are under aws/lambda/ in the bucket).`,
+        metric: new cloudwatch.Metric({
+          namespace: METRICS_NAMESPACE,
+          metricName: METRIC.openGaps,
+          dimensionsMap: { service: serviceName('closer'), job: job.name },
+          statistic: cloudwatch.Stats.MAXIMUM,
+          period: fiveMinutes,
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+      });
       for (const [role, fn] of [['mapper', mapper], ['reducer', reducer]] as const) {
         alarm(`${id}${role === 'mapper' ? 'Mapper' : 'Reducer'}IteratorAge`, {
           alarmName: named(`${role}-iterator-age`),

@@ -34,7 +34,7 @@ export const lambdaFunction: Handler = async (a) => {
     return { logicalId: a.logicalId, type: a.resource.Type, physicalId: name, status: 'skipped', attributes: { Arn: arn } };
   };
   if (str(a.props['PackageType']) === 'Image') return skipped('container image functions are not supported');
-  if (runtimeName && !runtimeName.startsWith('nodejs')) return skipped(`runtime ${runtimeName} (only Node.js runs in worker threads)`);
+  if (runtimeName && !runtimeName.startsWith('nodejs')) return skipped(`runtime ${runtimeName} (only Node.js runtimes run locally)`);
   const code = isRecord(a.props['Code']) ? a.props['Code'] : {};
   let assetDir = functionCodeDir(a.st.stack, a.resource, code['S3Key']);
   if (!assetDir && typeof code['ZipFile'] === 'string') {
@@ -67,7 +67,7 @@ export const lambdaFunction: Handler = async (a) => {
     ...(memory !== undefined ? { memoryMb: memory } : {}),
     ...(reserved !== undefined ? { reservedConcurrency: reserved } : {}),
     ...(role ? { roleArn: role } : {}),
-    // Lambda's default is x86_64; the worker threads run whatever the host is.
+    // Lambda's default is x86_64; the local processes run whatever the host is.
     architectures: architectures.length ? architectures : ['x86_64'],
     tags,
   });
