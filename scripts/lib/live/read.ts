@@ -1,7 +1,7 @@
 // The live view's reads from a job's state table (layout: functions/contract/table.ts), through the
 // plain DynamoDB API, so they work the same on the embedded cloud, LocalStack and AWS:
 //
-//   1. the progress partition (one Query, strongly consistent): the watermark the closer acted on
+//   1. the progress partition (one Query, strongly consistent): the recorded watermark floor
 //   2. the sparse open-windows index (KEYS_ONLY; one Query per partition, paged, newest close times
 //      first, at most `limit` entries each) — or, for one --key, only the partition that key's items
 //      are listed in (1/8 of the job's open windows), paged through and kept to that key's entries. A global index is eventually consistent (usually well
@@ -43,7 +43,7 @@ export interface LiveReadStats {
 
 export interface LiveRead {
   job: string;
-  /** The watermark the closer last acted on (−∞: none yet). */
+  /** The recorded watermark floor (−∞: none yet). */
   watermark: number;
   rows: LiveRow[];
   stats: LiveReadStats;

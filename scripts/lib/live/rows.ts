@@ -3,8 +3,8 @@
 // window-item.ts windowResult → output-records.ts makeResult), so a live row has exactly the columns
 // and values of the `results` row the reducer would emit for that item version — a column added to
 // the result records appears here too. Four columns are added after them: `state` ('open', or 'due'
-// once the closer's watermark has reached the window's close time), `closeAt`, `watermark` (the
-// floor the closer last acted on) and `updatedAt` (the item's last write). `final` is always false:
+// once the recorded watermark has reached the window's close time), `closeAt`, `watermark` (the
+// recorded floor every decision has acted on) and `updatedAt` (the item's last write). `final` is always false:
 // the values are provisional until the closer emits the window.
 import type { Job } from '../../../functions/core/job';
 import { iso, type ResultRecord } from '../../../functions/core/output-records';
@@ -26,7 +26,7 @@ export type LiveRow = ResultRecord & {
 };
 
 export interface LiveContext {
-  /** The watermark the closer last acted on (−∞: none yet). */
+  /** The recorded watermark floor, what every decision has acted on (−∞: none yet). */
   watermark: number;
   /** Wall clock: the rows' emittedAt (when this view was read). */
   nowMs: number;
