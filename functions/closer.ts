@@ -44,6 +44,7 @@ export function createCloserHandler(job: Job, settings: CloserSettings, clients:
     .handler(async (event: CloserEvent) => {
       const summary = await close(event && typeof event === 'object' && 'drain' in event ? { drain: event.drain === true } : {});
       metrics.addMetric(METRIC.windowsClosed, MetricUnit.Count, summary.closed);
+      metrics.addMetric(METRIC.openGaps, MetricUnit.Count, summary.openGaps);
       logger.info('closer run', { ...summary });
       return summary;
     });

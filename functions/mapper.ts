@@ -12,6 +12,8 @@ import { METRIC, readRoleSettings, type MapperSettings } from './contract';
 import type { InputRecord } from './core/input-decoding';
 import type { Job } from './core/job';
 import { MapperAttempt, RecordAfterFailure, type MapperPorts } from './core/protocol/map-attempt';
+import { REPLAY_EVENT_FIELD, type ReplayRequest, type ReplayResponse } from './core/protocol/replay';
+import { compareSequenceNumbers } from './core/positions';
 import { createClients, type Clients } from './commons/clients';
 import { configuredOnFirstCall } from './commons/lambda-entry';
 import { outputPort } from './commons/delivery';
@@ -48,7 +50,27 @@ export function createMapperHandler(job: Job, settings: MapperSettings, clients:
   const setup = { job, shuffleBuckets: settings.shuffleBuckets };
   const processor = new BatchProcessor(EventType.KinesisDataStreams);
 
+  /** `npm run replay`: records of a skipped run, through the same protocol (core/protocol/replay.ts). Any failure throws. */
+  const replay = async (event: KinesisStreamEvent, request: ReplayRequest): Promise<ReplayResponse> => {
+    const none = { records: 0, partials: 0, shuffleRecords: 0, gapClosed: false };
+    const begun = await MapperAttempt.beginReplay(ports.state, setup, request.shardId, request, Date.now());
+    if (!begun.attempt) return { outcome: begun.plan.kind === 'refused' ? 'refused' : 'nothing', reason: 'reason' in begun.plan ? begun.plan.reason : undefined, ...none };
+    for (const record of event.Records) {
+      if (shardOf(record) !== request.shardId) throw new Error(`replay: record ${record.eventID} is not of shard ${request.shardId}`);
+      begun.attempt.add(toInputRecord(record));
+    }
+    const report = await begun.attempt.finish(ports);
+    const last = event.Records[event.Records.length - 1]?.kinesis.sequenceNumber;
+    const gapClosed = begun.plan.kind === 'replay' && last !== undefined && compareSequenceNumbers(last, begun.plan.gap.to) >= 0;
+    metrics.addMetric(METRIC.shuffleRecords, MetricUnit.Count, report.shuffleRecords);
+    metrics.addMetric(METRIC.partials, MetricUnit.Count, report.stats.partials);
+    logger.info('replayed', { shardId: request.shardId, first: event.Records[0]?.kinesis.sequenceNumber, last, ...report.stats, gapClosed });
+    return { outcome: 'replayed', records: report.stats.records, partials: report.stats.partials, shuffleRecords: report.shuffleRecords, gapClosed };
+  };
+
   const handle = async (event: KinesisStreamEvent, context: Context): Promise<KinesisStreamBatchResponse> => {
+    const request = (event as unknown as Record<string, unknown>)[REPLAY_EVENT_FIELD] as ReplayRequest | undefined;
+    if (request) return (await replay(event, request)) as unknown as KinesisStreamBatchResponse;
     const first = event.Records[0];
     if (!first) return { batchItemFailures: [] };
     const attempt = await MapperAttempt.begin(ports.state, setup, shardOf(first), first.kinesis.sequenceNumber, Date.now());
@@ -71,6 +93,10 @@ export function createMapperHandler(job: Job, settings: MapperSettings, clients:
     metrics.addMetric(METRIC.rejected, MetricUnit.Count, report.stats.rejected);
     metrics.addMetric(METRIC.late, MetricUnit.Count, report.stats.late);
     metrics.addMetric(METRIC.partials, MetricUnit.Count, report.stats.partials);
+    if (report.gapsRecorded > 0) {
+      metrics.addMetric(METRIC.gapsRecorded, MetricUnit.Count, report.gapsRecorded);
+      logger.warn('a batch of this shard was skipped after its retries ran out: gap recorded, the watermark is held until `npm run replay`', { shardId: shardOf(first), gaps: report.gapsRecorded });
+    }
     logger.debug('mapper batch', { ...report.stats, segments: report.segments, watermark: report.watermark });
     return response;
   };

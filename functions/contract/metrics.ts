@@ -38,6 +38,10 @@ export const METRIC = {
   stateConflicts: 'StateConflicts',
   /** Closer: windows (and sessions) closed. */
   windowsClosed: 'WindowsClosed',
+  /** Closer: input-shard gaps (batches skipped after finite retries) waiting for `npm run replay`; each holds the watermark. */
+  openGaps: 'OpenGaps',
+  /** Mapper: gaps recorded by an attempt (a batch of its shard was skipped). */
+  gapsRecorded: 'GapsRecorded',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];

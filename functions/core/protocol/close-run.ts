@@ -9,7 +9,7 @@ import { openPartitions } from '../../contract/table';
 import { forEachLimit } from '../concurrency';
 import type { Job } from '../job';
 import { iso } from '../output-records';
-import { progressView } from '../progress';
+import { openGaps, progressView } from '../progress';
 import { fromStoredItem, isSessionItem, toStoredItem, type WindowItem } from '../window-item';
 import { nextCloseStep } from './closing';
 import type { ItemKey, OutputPort, StatePort } from './ports';
@@ -33,6 +33,8 @@ export interface CloserSummary {
   closed: number;
   emitted: number;
   races: number;
+  /** Open gaps over every input shard (each holds the watermark until `npm run replay`). */
+  openGaps: number;
 }
 
 /** Lost races on one item in a row before the run fails (the next run retries). */
@@ -45,7 +47,14 @@ export async function closeRun(ports: CloserPorts, setup: CloserSetup, options: 
   const view = progressView(await state.readProgress(job.name), setup.shuffleBuckets, now(), job);
   const watermark = options.drain ? Number.POSITIVE_INFINITY : view.watermark;
   if (Number.isFinite(watermark) && watermark > view.floor) await state.raiseWatermark(job.name, watermark);
-  const summary: CloserSummary = { watermark: Number.isFinite(watermark) ? iso(watermark) : options.drain ? 'drain' : null, due: 0, closed: 0, emitted: 0, races: 0 };
+  const summary: CloserSummary = {
+    watermark: Number.isFinite(watermark) ? iso(watermark) : options.drain ? 'drain' : null,
+    due: 0,
+    closed: 0,
+    emitted: 0,
+    races: 0,
+    openGaps: view.mappers.reduce((n, m) => n + openGaps(m).length, 0),
+  };
   if (watermark === Number.NEGATIVE_INFINITY) return summary;
 
   const due: ItemKey[] = [];

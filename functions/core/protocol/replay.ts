@@ -95,3 +95,29 @@ export function abandonGap(shard: MapperProgress, gapTo: string): MapperProgress
   const gap = (shard.gaps ?? []).find((g) => g.to === gapTo);
   return gap ? replaceGap(shard, { ...gap, closed: 'abandoned' }) : shard;
 }
+
+/** The field of a mapper event that makes it a replay (`npm run replay` invokes the mapper with it). */
+export const REPLAY_EVENT_FIELD = 'riffleReplay';
+
+/**
+ * A replay request: Kinesis-shaped records (the original shard id and sequence numbers) with the
+ * range they belong to — a whole failure record, or a range inside a recorded gap.
+ */
+export interface ReplayRequest {
+  readonly shardId: string;
+  readonly first: string;
+  readonly last: string;
+  /** The range is an on-failure destination record's (the event source mapping skipped it). */
+  readonly fromFailureRecord: boolean;
+}
+
+/** What the mapper answers a replay request with. */
+export interface ReplayResponse {
+  readonly outcome: 'replayed' | 'nothing' | 'refused';
+  readonly reason?: string;
+  readonly records: number;
+  readonly partials: number;
+  readonly shuffleRecords: number;
+  /** The chunk reached the gap's end: the gap is closed (its hold ends once the reducers applied it). */
+  readonly gapClosed: boolean;
+}
