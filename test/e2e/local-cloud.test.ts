@@ -26,7 +26,8 @@ const temp: string[] = [];
 beforeAll(async () => {
   assembly = mkdtempSync(path.join(os.tmpdir(), 'riffle-cdk-out-'));
   temp.push(assembly);
-  await synth({ outdir: assembly, jobs: [JOB] });
+  // Finite retries (the default is unlimited): the last case needs its batch to reach the on-failure destination.
+  await synth({ outdir: assembly, jobs: [JOB], context: { 'riffle:config.sensor-averages.retryAttempts': 10 } });
 });
 
 afterAll(() => {
