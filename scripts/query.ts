@@ -23,7 +23,7 @@ export const DEFAULT_CACHE_DIR = '.riffle/query-cache';
 
 export const querySpec: CommandSpec = {
   name: 'npm run query --',
-  summary: "SQL (DuckDB) over Riffle's output in S3: views results, results_all, late, rejected",
+  summary: "SQL (DuckDB) over Riffle's output in S3: views results, results_all, late, rejected; --live: open windows from the state table",
   usage: 'npm run query -- "SQL" [--format table|csv|json] [--job J] [--since T] [--until T] [--target local|localstack|aws] [--no-cache]\n       npm run query -- --live [--job J] [--key K] [--limit N] [--watch S] [--format table|csv|json] [--target local|localstack|aws]',
   positionals: {
     name: '"SQL"',

@@ -146,7 +146,7 @@ describe('npm run query -- --live', () => {
     expect(newest.stderr).toMatch(/more are open: showing the newest 5/);
   });
 
-  it('--watch reads again until stopped; table and csv formats carry the same columns', async () => {
+  it('--watch reads again until stopped; table and csv formats carry the same columns; no --job reads every deployed job', async () => {
     const out = capture();
     const err = capture();
     expect(await runQuery(['--live', '--job', JOB, '--watch', '1', '--key', 's1'], { stdout: out.stream, stderr: err.stream, target, iterations: 2 })).toBe(0);
@@ -158,6 +158,11 @@ describe('npm run query -- --live', () => {
     const header = csv.text().split('\r\n')[0] as string;
     expect(header.split(',').slice(-LIVE_COLUMNS.length)).toEqual([...LIVE_COLUMNS]);
     expect(header).toMatch(/^resultId,job,key,windowStart,windowEnd,count,temperature_avg,/);
+    // Without --job: every deployed job (here the one).
+    const all = capture();
+    expect(await runQuery(['--live', '--format', 'json'], { stdout: all.stream, stderr: quiet, target })).toBe(0);
+    const withoutEmitted = (rows: Record<string, unknown>[]) => rows.map(({ emittedAt: _, ...rest }) => rest);
+    expect(withoutEmitted(JSON.parse(all.text()) as Record<string, unknown>[])).toEqual(withoutEmitted((await live()).rows));
   });
 
   it('errors say what to do: job not deployed, missing table, unreachable endpoint', async () => {
