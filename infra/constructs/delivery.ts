@@ -172,6 +172,8 @@ export interface JobDeliveryProps {
 
 export class JobDelivery extends Construct {
   public readonly job: string;
+  /** How long Firehose buffers before writing (the freshness alarms allow this plus a margin). */
+  public readonly bufferingInterval: Duration;
   public readonly deliveryStreams: Readonly<Record<OutputKind, firehose.CfnDeliveryStream>>;
   /** One role per delivery stream, each limited to that stream's prefixes. */
   public readonly roles: Readonly<Record<OutputKind, iam.Role>>;
@@ -182,7 +184,8 @@ export class JobDelivery extends Construct {
     super(scope, id);
     this.job = props.job;
     const stack = Stack.of(this);
-    const intervalSeconds = (props.bufferingInterval ?? Duration.seconds(60)).toSeconds();
+    this.bufferingInterval = props.bufferingInterval ?? Duration.seconds(60);
+    const intervalSeconds = this.bufferingInterval.toSeconds();
     const sizeMb = props.bufferingSizeMb ?? 64;
     // AWS rejects smaller buffers when dynamic partitioning (or record format conversion, also 64 MiB)
     // is on; fail at synth instead of at deploy.

@@ -1,16 +1,19 @@
-// RiffleOperations: what an operator watches — alarms (consumers falling behind, function errors,
-// rejected-event rate, batches that exhausted their retries, Firehose delivery errors) and one
-// CloudWatch dashboard per stack. Alarms notify an SNS topic when one is configured.
+// RiffleOperations: what an operator watches — alarms (consumers falling behind, function errors
+// and throttles, rejected-event rate, batches that exhausted their retries, Firehose delivery
+// errors, freshness and success, state table throttling) and one CloudWatch dashboard per stack.
+// Alarms notify an SNS topic when one is configured. Throttle and Firehose metrics are published
+// only while there is traffic or trouble, so a missing data point is "nothing wrong" (NOT_BREACHING).
 import { Duration } from 'aws-cdk-lib';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as actions from 'aws-cdk-lib/aws-cloudwatch-actions';
-import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as kinesis from 'aws-cdk-lib/aws-kinesis';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import { METRICS_FILTER, OUTPUT_KINDS, type JobDelivery, type OutputBucket } from './delivery';
-import { METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE, serviceName } from '../../functions/contract';
+import { FUNCTION_ROLES, METRIC, METRIC_DIMENSIONS, METRICS_NAMESPACE, serviceName, STATE_TABLE } from '../../functions/contract';
+import { roleStateActions } from '../../functions/contract/permissions';
 import { pascal } from '../outputs';
 import type { RiffleJob } from './riffle-job';
 
@@ -19,6 +22,15 @@ const DASHBOARD_METRICS = [
   ['events', [METRIC.events, METRIC.rejected, METRIC.late]],
   ['state', [METRIC.stateWrites, METRIC.stateConflicts, METRIC.duplicatePartials, METRIC.windowsClosed]],
 ] as const;
+
+/** How far past its buffering interval a delivery stream's oldest record may be before the freshness alarm. */
+export const FRESHNESS_MARGIN = Duration.minutes(5);
+
+/** The DynamoDB operations the functions send (functions/contract/permissions.ts): the ones whose throttling is watched. */
+export function stateOperations(): dynamodb.Operation[] {
+  const actions = new Set<string>(FUNCTION_ROLES.flatMap((role) => Object.values(roleStateActions(role)).flat()));
+  return Object.values(dynamodb.Operation).filter((operation) => actions.has(`dynamodb:${operation}`));
+}
 
 export interface OperatedJob {
   readonly name: string;
@@ -91,6 +103,54 @@ export class RiffleOperations extends Construct {
       evaluationPeriods: 1,
     });
 
+    // State table throttling. On-demand tables throttle when traffic doubles past the previous
+    // peak within 30 minutes or a partition is hot; the SDK retries, so one period is noise, three
+    // in a row is a pipeline slowed down (iterator age grows next).
+    const table = props.stateTable;
+    const indexMetric = (metricName: string): cloudwatch.Metric =>
+      new cloudwatch.Metric({
+        namespace: 'AWS/DynamoDB',
+        metricName,
+        dimensionsMap: { TableName: table.tableName, GlobalSecondaryIndexName: STATE_TABLE.openWindowsIndex },
+        statistic: cloudwatch.Stats.SUM,
+        period: fiveMinutes,
+      });
+    const throttledRequests = table.metricThrottledRequestsForOperations({ operations: stateOperations(), period: fiveMinutes, label: 'throttled requests' });
+    const tableThrottleEvents = new cloudwatch.MathExpression({
+      expression: 'FILL(tableReads, 0) + FILL(tableWrites, 0)',
+      usingMetrics: {
+        tableReads: table.metric('ReadThrottleEvents', { statistic: cloudwatch.Stats.SUM, period: fiveMinutes }),
+        tableWrites: table.metric('WriteThrottleEvents', { statistic: cloudwatch.Stats.SUM, period: fiveMinutes }),
+      },
+      label: 'table read + write throttle events',
+      period: fiveMinutes,
+    });
+    const indexThrottleEvents = new cloudwatch.MathExpression({
+      expression: 'FILL(indexReads, 0) + FILL(indexWrites, 0)',
+      usingMetrics: { indexReads: indexMetric('ReadThrottleEvents'), indexWrites: indexMetric('WriteThrottleEvents') },
+      label: `${STATE_TABLE.openWindowsIndex} read + write throttle events`,
+      period: fiveMinutes,
+    });
+    const sustained = { threshold: 1, comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD, evaluationPeriods: 3, datapointsToAlarm: 3 };
+    alarm('StateThrottledRequests', {
+      alarmName: `${prefix}-state-throttled-requests`,
+      alarmDescription: `Requests of the functions to the state table (${stateOperations().join(', ')}) were throttled in each of the last 15 minutes' 5-minute periods: state writes lag and iterator age grows. Check the table's consumed capacity and hot partitions (CloudWatch Contributor Insights); on-demand tables adapt within 30 minutes, a single hot key does not.`,
+      metric: throttledRequests,
+      ...sustained,
+    });
+    alarm('StateThrottleEvents', {
+      alarmName: `${prefix}-state-throttle-events`,
+      alarmDescription: 'The state table throttled reads or writes (ReadThrottleEvents + WriteThrottleEvents) for 15 minutes. Check for a hot partition key or a traffic jump past twice the previous peak; the SDK retries, so results are delayed, not lost.',
+      metric: tableThrottleEvents,
+      ...sustained,
+    });
+    alarm('StateIndexThrottleEvents', {
+      alarmName: `${prefix}-state-index-throttle-events`,
+      alarmDescription: `The ${STATE_TABLE.openWindowsIndex} index throttled for 15 minutes. Its write throttling back-pressures every table write that opens or closes a window; read throttling slows the closer. Check the index's hot openPk partitions.`,
+      metric: indexThrottleEvents,
+      ...sustained,
+    });
+
     const incoming = props.inputStream.metricIncomingRecords({ statistic: cloudwatch.Stats.SUM, period: fiveMinutes });
     const jobWidgets: cloudwatch.IWidget[][] = [];
     for (const job of props.jobs) {
@@ -138,6 +198,64 @@ export class RiffleOperations extends Construct {
           evaluationPeriods: 1,
         });
       }
+      // Throttles. The mapper and reducer are invoked by their event source mappings: a
+      // throttled batch is retried and its shard waits, so throttling three periods running is a
+      // stalled consumer. The closer has reserved concurrency 1 and the reducer's nudges overlap
+      // by design, so its throttles alone are normal: it alarms when it was throttled and did not
+      // run at all for 15 minutes.
+      for (const [role, fn] of [['mapper', mapper], ['reducer', reducer]] as const) {
+        alarm(`${id}${pascal(role)}Throttles`, {
+          alarmName: named(`${role}-throttles`),
+          alarmDescription: `The ${job.name} ${role}'s invocations were throttled for 15 minutes: its shards wait and results are delayed. Check the account's concurrent executions (other functions, reserved concurrency) and raise the limit or this function's reserved concurrency.`,
+          metric: fn.metricThrottles({ statistic: cloudwatch.Stats.SUM, period: fiveMinutes }),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+        });
+      }
+      alarm(`${id}CloserThrottles`, {
+        alarmName: named('closer-throttles'),
+        alarmDescription: `The ${job.name} closer was throttled and ran not once for 15 minutes: windows are not closing. Check its reserved concurrency (0 disables it) and the account's concurrent executions.`,
+        metric: new cloudwatch.MathExpression({
+          expression: 'IF(FILL(throttles, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)',
+          usingMetrics: {
+            throttles: closer.metricThrottles({ statistic: cloudwatch.Stats.SUM, period: fiveMinutes }),
+            invocations: closer.metricInvocations({ statistic: cloudwatch.Stats.SUM, period: fiveMinutes }),
+          },
+          label: `${job.name} closer throttled without running`,
+          period: fiveMinutes,
+        }),
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 3,
+        datapointsToAlarm: 3,
+      });
+
+      // Firehose: the oldest undelivered record should never be much older than the buffering
+      // interval, and every delivery attempt to S3 should succeed (Success is the 0–1 ratio).
+      const freshnessSeconds = job.delivery.bufferingInterval.toSeconds() + FRESHNESS_MARGIN.toSeconds();
+      for (const kind of OUTPUT_KINDS) {
+        alarm(`${id}${pascal(kind)}DeliveryFreshness`, {
+          alarmName: named(`${kind}-delivery-freshness`),
+          alarmDescription: `Records of ${job.name} ${kind}/ have waited in Firehose more than ${freshnessSeconds} s (buffering interval ${job.delivery.bufferingInterval.toSeconds()} s + ${FRESHNESS_MARGIN.toSeconds()} s) for 15 minutes: S3 delivery is failing or retrying. See the delivery log group and errors/${kind}/; Firehose keeps retrying for 24 hours, then records are lost.`,
+          metric: firehoseMetric(job.delivery, kind, 'DeliveryToS3.DataFreshness', cloudwatch.Stats.MAXIMUM, null),
+          threshold: freshnessSeconds,
+          comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+        });
+        alarm(`${id}${pascal(kind)}DeliverySuccess`, {
+          alarmName: named(`${kind}-delivery-success`),
+          alarmDescription: `Firehose deliveries of ${job.name} ${kind}/ to S3 failed for 15 minutes (DeliveryToS3.Success below 1 in every period; a single failed put that a retry fixed does not alarm). Check the delivery role's S3 permissions, the bucket policy and the delivery log group (stream ${kind}).`,
+          metric: firehoseMetric(job.delivery, kind, 'DeliveryToS3.Success', cloudwatch.Stats.AVERAGE, null),
+          threshold: 1,
+          comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+          evaluationPeriods: 3,
+          datapointsToAlarm: 3,
+        });
+      }
+
       const rejected = new cloudwatch.Metric({
         namespace: METRICS_NAMESPACE,
         metricName: METRIC.rejected,
@@ -175,6 +293,7 @@ export class RiffleOperations extends Construct {
         ...DASHBOARD_METRICS.map(([title, names]) => graph(`${job.name}: ${title}`, names.map((name) => riffleSearch(name, job.name, fiveMinutes)))),
         graph(`${job.name}: records delivered to S3`, OUTPUT_KINDS.map((kind) => firehoseMetric(job.delivery, kind, 'DeliveryToS3.Records', cloudwatch.Stats.SUM))),
         graph(`${job.name}: delivery freshness (s)`, OUTPUT_KINDS.map((kind) => firehoseMetric(job.delivery, kind, 'DeliveryToS3.DataFreshness', cloudwatch.Stats.MAXIMUM))),
+        graph(`${job.name}: delivery success (0–1)`, OUTPUT_KINDS.map((kind) => firehoseMetric(job.delivery, kind, 'DeliveryToS3.Success', cloudwatch.Stats.AVERAGE))),
       ]);
     }
 
@@ -192,6 +311,7 @@ export class RiffleOperations extends Construct {
             props.stateTable.metricConsumedReadCapacityUnits({ label: 'read' }),
             props.stateTable.metricConsumedWriteCapacityUnits({ label: 'write' }),
           ]),
+          graph('state table: throttling', [throttledRequests, tableThrottleEvents, indexThrottleEvents]),
         ],
         ...jobWidgets,
       ],
@@ -213,14 +333,15 @@ function riffleSearch(metricName: string, job: string, period: Duration): cloudw
   });
 }
 
-function firehoseMetric(delivery: JobDelivery, kind: (typeof OUTPUT_KINDS)[number], metricName: string, statistic: string): cloudwatch.Metric {
+/** A delivery stream's metric, labelled with its kind for graphs (null: no label, as an alarm's single metric needs none). */
+function firehoseMetric(delivery: JobDelivery, kind: (typeof OUTPUT_KINDS)[number], metricName: string, statistic: string, label: string | null = kind): cloudwatch.Metric {
   return new cloudwatch.Metric({
     namespace: 'AWS/Firehose',
     metricName,
     dimensionsMap: { DeliveryStreamName: delivery.deliveryStreamName(kind) },
     statistic,
     period: Duration.minutes(5),
-    label: kind,
+    ...(label === null ? {} : { label }),
   });
 }
 

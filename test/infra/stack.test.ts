@@ -565,8 +565,108 @@ describe('query', () => {
 });
 
 describe('operations', () => {
-  test('alarms: 2 per stack, 6 per job (iterator age ×2, errors ×3, rejected rate)', () => {
-    t.resourceCountIs('AWS::CloudWatch::Alarm', 2 + 2 * 6);
+  /** Every alarm of the template by name. */
+  const alarmsByName = (template: Template): Record<string, Record<string, unknown>> =>
+    Object.fromEntries(Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((r) => [r.Properties.AlarmName as string, r.Properties as Record<string, unknown>]));
+
+  test('alarms per stack: failed batches, delivery errors, state throttling ×3; per job: iterator age ×2, errors ×3, throttles ×3, delivery freshness and success per stream, rejected rate', () => {
+    const names = Object.keys(alarmsByName(t));
+    const perStack = ['failed-batches', 'delivery-errors', 'state-throttled-requests', 'state-throttle-events', 'state-index-throttle-events'].map((n) => `Riffle-clicks-${n}`);
+    const perJob = (job: string) =>
+      [
+        'mapper-iterator-age', 'reducer-iterator-age', 'mapper-errors', 'reducer-errors', 'closer-errors', 'mapper-throttles', 'reducer-throttles', 'closer-throttles',
+        ...OUTPUT_KINDS.flatMap((kind) => [`${kind}-delivery-freshness`, `${kind}-delivery-success`]), 'rejected-rate',
+      ].map((n) => `Riffle-${job}-${n}`);
+    expect(names).toEqual(expect.arrayContaining([...perStack, ...perJob('clicks'), ...perJob('click-sessions')]));
+  });
+
+  test('every alarm treats missing data as not breaching, says what to do, and notifies the alarm topic on ALARM and OK', () => {
+    const { stacks } = buildTestApp({ jobs: 'clicks', config: { '*': { alarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:riffle-ops' } } });
+    const alarms = Object.values(alarmsByName(Template.fromStack(stacks[0]!)));
+    expect(alarms.length).toBeGreaterThanOrEqual(5 + 15);
+    for (const alarm of alarms) {
+      expect({ name: alarm.AlarmName, missing: alarm.TreatMissingData }).toEqual({ name: alarm.AlarmName, missing: 'notBreaching' });
+      expect({ name: alarm.AlarmName, described: JSON.stringify(alarm.AlarmDescription ?? '').length > 60 }).toEqual({ name: alarm.AlarmName, described: true });
+      expect(alarm.AlarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:riffle-ops']);
+      expect(alarm.OKActions).toEqual(['arn:aws:sns:us-east-1:123456789012:riffle-ops']);
+    }
+  });
+
+  test("Firehose: data freshness above each stream's buffering interval + 5 min, and success below 1, for 3 periods of 5 min", () => {
+    const alarms = alarmsByName(t);
+    const job = clicks.jobs.clicks!;
+    const interval = job.delivery.bufferingInterval.toSeconds();
+    for (const kind of OUTPUT_KINDS) {
+      expect(alarms[`Riffle-clicks-${kind}-delivery-freshness`]).toMatchObject({
+        Namespace: 'AWS/Firehose',
+        MetricName: 'DeliveryToS3.DataFreshness',
+        Dimensions: [{ Name: 'DeliveryStreamName', Value: ref(job.delivery.deliveryStreams[kind]) }],
+        Statistic: 'Maximum',
+        Threshold: interval + 300,
+        ComparisonOperator: 'GreaterThanThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+      });
+      expect(alarms[`Riffle-clicks-${kind}-delivery-success`]).toMatchObject({
+        Namespace: 'AWS/Firehose',
+        MetricName: 'DeliveryToS3.Success',
+        Dimensions: [{ Name: 'DeliveryStreamName', Value: ref(job.delivery.deliveryStreams[kind]) }],
+        Statistic: 'Average',
+        Threshold: 1,
+        ComparisonOperator: 'LessThanThreshold',
+        EvaluationPeriods: 3,
+      });
+    }
+    // A longer buffer moves the freshness threshold with it.
+    const { stacks } = buildTestApp({ jobs: 'clicks', config: { clicks: { firehoseBufferInterval: '10m' } } });
+    expect(alarmsByName(Template.fromStack(stacks[0]!))['Riffle-clicks-results-delivery-freshness']).toMatchObject({ Threshold: 900 });
+  });
+
+  test('Lambda throttles: mapper and reducer throttled 3 periods running; the closer throttled without a single run', () => {
+    const alarms = alarmsByName(t);
+    const { mapper, reducer, closer } = clicks.jobs.clicks!.wiring;
+    for (const [role, fn] of [['mapper', mapper], ['reducer', reducer]] as const) {
+      expect(alarms[`Riffle-clicks-${role}-throttles`]).toMatchObject({
+        Namespace: 'AWS/Lambda',
+        MetricName: 'Throttles',
+        Dimensions: [{ Name: 'FunctionName', Value: ref(fn) }],
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        EvaluationPeriods: 3,
+        DatapointsToAlarm: 3,
+      });
+    }
+    const closerAlarm = alarms['Riffle-clicks-closer-throttles']!;
+    const metrics = closerAlarm.Metrics as { Id: string; Expression?: string; MetricStat?: { Metric: { MetricName: string; Dimensions: unknown } } }[];
+    expect(metrics.find((m) => m.Expression)?.Expression).toBe('IF(FILL(throttles, 0) > 0 AND FILL(invocations, 0) == 0, 1, 0)');
+    expect(metrics.filter((m) => m.MetricStat).map((m) => [m.Id, m.MetricStat!.Metric.MetricName, m.MetricStat!.Metric.Dimensions])).toEqual([
+      ['throttles', 'Throttles', [{ Name: 'FunctionName', Value: ref(closer) }]],
+      ['invocations', 'Invocations', [{ Name: 'FunctionName', Value: ref(closer) }]],
+    ]);
+  });
+
+  test("DynamoDB: ThrottledRequests of the functions' operations, and read/write throttle events of the table and of the open-windows index", () => {
+    const alarms = alarmsByName(t);
+    const table = ref(clicks.state.table);
+    const stats = (name: string) =>
+      (alarms[name]!.Metrics as { MetricStat?: { Metric: { MetricName: string; Dimensions: { Name: string; Value: unknown }[] } } }[])
+        .filter((m) => m.MetricStat)
+        .map((m) => ({ metric: m.MetricStat!.Metric.MetricName, dimensions: Object.fromEntries(m.MetricStat!.Metric.Dimensions.map((d) => [d.Name, d.Value])) }));
+    expect(stats('Riffle-clicks-state-throttled-requests').sort((a, b) => String(a.dimensions.Operation).localeCompare(String(b.dimensions.Operation)))).toEqual(
+      ['BatchGetItem', 'GetItem', 'PutItem', 'Query'].map((operation) => ({ metric: 'ThrottledRequests', dimensions: { TableName: table, Operation: operation } })),
+    );
+    expect(stats('Riffle-clicks-state-throttle-events')).toEqual([
+      { metric: 'ReadThrottleEvents', dimensions: { TableName: table } },
+      { metric: 'WriteThrottleEvents', dimensions: { TableName: table } },
+    ]);
+    expect(stats('Riffle-clicks-state-index-throttle-events')).toEqual([
+      { metric: 'ReadThrottleEvents', dimensions: { TableName: table, GlobalSecondaryIndexName: 'open-windows' } },
+      { metric: 'WriteThrottleEvents', dimensions: { TableName: table, GlobalSecondaryIndexName: 'open-windows' } },
+    ]);
+    for (const name of ['Riffle-clicks-state-throttled-requests', 'Riffle-clicks-state-throttle-events', 'Riffle-clicks-state-index-throttle-events']) {
+      expect(alarms[name]).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold', EvaluationPeriods: 3, DatapointsToAlarm: 3 });
+    }
   });
 
   test('a dashboard per stack with every alarm and the Riffle metrics of each job', () => {
