@@ -8,19 +8,21 @@ import { costSection } from './bench/cost-report';
 import { benchEndToEnd } from './bench/end-to-end';
 import { benchLatency, type LatencyResult } from './bench/latency';
 import { benchMapperCore } from './bench/mapper-core';
+import { benchProfiles, profilesMarkdown } from './bench/profiles';
+import { DEFAULT_BASIS, profileCostTable } from './bench/profile-cost';
 import { PRICES_US_EAST_1 } from './bench/prices';
-import { projectionTable } from './bench/projection';
+import { projectionTable, type ProjectionBasis } from './bench/projection';
 import { benchResultsFormat } from './bench/results-format';
 import { benchUploadMemory } from './bench/upload-memory';
 import { benchWorkloadW, type WorkloadWResult } from './bench/workload-w';
 import { type CommandSpec, intOption, runMain } from './lib/cli';
 
-const SECTIONS = ['mapper-core', 'workload-w', 'results-format', 'latency', 'end-to-end', 'upload-memory'] as const;
+const SECTIONS = ['mapper-core', 'workload-w', 'results-format', 'latency', 'profiles', 'end-to-end', 'upload-memory'] as const;
 
 const spec: CommandSpec = {
   name: 'npm run bench --',
   summary: 'measure mapper throughput, DynamoDB/Lambda use and cost of workload W, update-mode latency, end-to-end throughput; write bench-report/',
-  usage: 'npm run bench -- [--only mapper-core,workload-w,results-format,latency,end-to-end,upload-memory] [--events 1000000] [--aggregation 100] [--rate 278] [--seconds 60] [--reducer-window 5] [--out bench-report]',
+  usage: 'npm run bench -- [--only mapper-core,workload-w,results-format,latency,profiles,end-to-end,upload-memory] [--events 1000000] [--aggregation 100] [--rate 278] [--seconds 60] [--reducer-window 5] [--profile-seconds 30] [--out bench-report]',
   options: {
     only: { type: 'string', description: `comma-separated sections to run (${SECTIONS.join(', ')}); the cost section follows workload-w and latency`, default: 'all' },
     events: { type: 'string', description: 'events in workload W and the end-to-end run', default: '1000000', integer: { min: 1_000 } },
@@ -28,9 +30,10 @@ const spec: CommandSpec = {
     rate: { type: 'string', description: "events per second of the live latency run (278 = W's 1,000,000 per hour)", default: '278', integer: { min: 10, max: 5000 } },
     seconds: { type: 'string', description: 'seconds of producing in the live latency run', default: '60', integer: { min: 10, max: 3600 } },
     'reducer-window': { type: 'string', description: 'reducer batching window (s) of the live latency run (the deployed default: 5)', default: '5', integer: { min: 0, max: 300 } },
-    out: { type: 'string', description: 'directory for report.json and report.md', default: 'bench-report' },
+    'profile-seconds': { type: 'string', description: 'seconds of producing per measured point of the profiles section', default: '30', integer: { min: 10, max: 600 } },
+    out: { type: 'string', description: 'directory for report.json, report.md and latency-cost.svg', default: 'bench-report' },
   },
-  examples: ['npm run bench', 'npm run bench -- --only mapper-core', 'npm run bench -- --only results-format', 'npm run bench -- --only workload-w --events 100000', 'npm run bench -- --only latency --rate 2780 --seconds 30', 'npm run bench -- --only latency --reducer-window 30 --seconds 120'],
+  examples: ['npm run bench', 'npm run bench -- --only mapper-core', 'npm run bench -- --only results-format', 'npm run bench -- --only workload-w --events 100000', 'npm run bench -- --only latency --rate 2780 --seconds 30', 'npm run bench -- --only latency --reducer-window 30 --seconds 120', 'npm run bench -- --only profiles --profile-seconds 30'],
 };
 
 const num = (v: number) => v.toLocaleString('en-US');
@@ -50,15 +53,29 @@ runMain(spec, async (parsed) => {
   let w: WorkloadWResult | undefined;
   let live: LatencyResult | undefined;
   let mapperCoreRecordsPerSec: number | undefined;
+  let wBasis: ProjectionBasis | undefined;
 
   if (only.includes('mapper-core')) {
     console.log('mapper core vs decode floor (10,000-record batches)…');
     const r = benchMapperCore();
     report.mapperCore = r;
     mapperCoreRecordsPerSec = r.mapperRecordsPerSec;
-    const line = `floor (base64 + JSON.parse): ${num(r.floorRecordsPerSec)} rec/s · mapper core: ${num(r.mapperRecordsPerSec)} rec/s · ratio ${(r.ratio * 100).toFixed(1)}% (target ≥ 50%)`;
-    console.log(`  ${line}`);
-    md.push('## Mapper core', '', line, '');
+    const pct = (x: number) => `${(x * 100).toFixed(0)}%`;
+    const rows = r.variants.map(
+      (v) =>
+        `| ${num(v.sensors)} (${num(r.batchSize / v.sensors)} events per key per batch) | ${pct(v.ratio.min)} / **${pct(v.ratio.median)}** / ${pct(v.ratio.max)} | ${num(v.mapperRecordsPerSec.min)} / ${num(v.mapperRecordsPerSec.median)} / ${num(v.mapperRecordsPerSec.max)} | ${num(v.floorRecordsPerSec.min)} / ${num(v.floorRecordsPerSec.median)} / ${num(v.floorRecordsPerSec.max)} |`,
+    );
+    for (const v of r.variants) console.log(`  ${num(v.sensors)} sensors: mapper ÷ floor min/median/max ${pct(v.ratio.min)} / ${pct(v.ratio.median)} / ${pct(v.ratio.max)} (target ≥ 50%)`);
+    md.push(
+      '## Mapper core',
+      '',
+      `The same ${num(r.batchSize)} base64 records per round through base64 + \`JSON.parse\` (the floor) and through the mapper core (decode, validate, map, window, combine, partials), timed on ${r.clock}; ${r.repetitions} repetitions of ${r.rounds} rounds, each repetition's median; min / median / max over the repetitions. Target ≥ 50%.`,
+      '',
+      '| sensors in the batch | mapper ÷ floor (min / median / max) | mapper records/s | floor records/s |',
+      '|---|---:|---:|---:|',
+      ...rows,
+      '',
+    );
   }
   if (only.includes('workload-w')) {
     const events = intOption(parsed, 'events', 1_000_000);
@@ -162,21 +179,33 @@ runMain(spec, async (parsed) => {
     const input = w.costInputs.streams.find((s) => s.name === 'input stream')?.puts;
     const closer = w.costInputs.dynamodb.closer ?? { writeUnits: 0, readUnits: 0 };
     const mapper = live?.costInputs.lambda.mapper ?? w.costInputs.lambda.mapper;
-    const projection = projectionTable(
-      {
-        inputBytesPerEvent: input && input.records ? input.bytes / input.records : 80,
-        shuffleBytesPerEvent: w.shuffleBytes / w.events,
-        windowsPerEvent: w.results / w.events,
-        closerWriteUnitsPerWindow: closer.writeUnits / Math.max(1, w.results),
-        closerReadUnitsPerWindow: closer.readUnits / Math.max(1, w.results),
-        resultBytes: w.firehoseRecords ? w.firehoseBytes / w.firehoseRecords : 400,
-        mapperMsPerInvocation: mapper && mapper.invocations ? mapper.durationMs / mapper.invocations : 50,
-        mapperMsPerEvent: 1000 / (mapperCoreRecordsPerSec ?? 180_000),
-      },
-      PRICES_US_EAST_1,
-    );
+    wBasis = {
+      inputBytesPerEvent: input && input.records ? input.bytes / input.records : 80,
+      shuffleBytesPerEvent: w.shuffleBytes / w.events,
+      windowsPerEvent: w.results / w.events,
+      closerWriteUnitsPerWindow: closer.writeUnits / Math.max(1, w.results),
+      closerReadUnitsPerWindow: closer.readUnits / Math.max(1, w.results),
+      resultBytes: w.firehoseRecords ? w.firehoseBytes / w.firehoseRecords : 400,
+      mapperMsPerInvocation: mapper && mapper.invocations ? mapper.durationMs / mapper.invocations : 50,
+      mapperMsPerEvent: 1000 / (mapperCoreRecordsPerSec ?? 180_000),
+    };
+    const projection = projectionTable(wBasis, PRICES_US_EAST_1);
     report.projection = projection.rows;
     md.push(...projection.md);
+  }
+  if (only.includes('profiles')) {
+    const seconds = intOption(parsed, 'profile-seconds', 30);
+    console.log(`latency profiles: p95 and cost per 1,000,000 events at 278, 2,780, 27,800 events/s (${seconds} s per measured point)…`);
+    const basis = wBasis ? { ...DEFAULT_BASIS, ...wBasis, shuffleBuckets: w?.shuffleBuckets ?? DEFAULT_BASIS.shuffleBuckets } : DEFAULT_BASIS;
+    const oneUpdate = w ? costSection(w.costInputs, undefined, PRICES_US_EAST_1).estimates[1]?.perMillionEventsUsd : undefined;
+    const r = await benchProfiles({ prices: PRICES_US_EAST_1, basis, seconds, ...(oneUpdate !== undefined ? { oneUpdatePerEventPerMillion: oneUpdate } : {}), log: (l) => console.log(l) });
+    const outDir = typeof parsed.values.out === 'string' ? parsed.values.out : 'bench-report';
+    await mkdir(outDir, { recursive: true });
+    await writeFile(path.join(outDir, 'latency-cost.svg'), r.svg);
+    const { svg: _svg, ...json } = r;
+    report.profiles = { ...json, finalDefaultW: profileCostTable(PRICES_US_EAST_1, basis).finalDefaultW };
+    for (const p of r.points) console.log(`  ${p.profile} ${num(p.eventsPerSec)}/s: p95 ${p.p95Sec.toFixed(2)} s (${p.source}) · $${p.cost.perMillionUsd.toFixed(4)} per 1,000,000`);
+    md.push(...profilesMarkdown(r, 'latency-cost.svg'));
   }
   if (only.includes('end-to-end')) {
     const events = intOption(parsed, 'events', 1_000_000);

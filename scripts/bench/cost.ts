@@ -90,6 +90,8 @@ export interface StreamUsage {
   puts: RecordSizes;
   /** Event source mappings reading the stream (on-demand bills reads per consumer). */
   consumers: number;
+  /** Of those, enhanced fan-out consumers: billed per consumer-shard-hour and per GB retrieved. */
+  efoConsumers?: number;
 }
 
 export interface LambdaUsage {
@@ -148,6 +150,13 @@ export function estimateCost(inputs: CostInputs, prices: PriceTable): CostEstima
     if (inputs.kinesisMode === 'provisioned') {
       line('Kinesis', `${s.name}: shard-hours`, s.shards * inputs.hours, 'shard-h', s.shards * inputs.hours * k.shardHour);
       line('Kinesis', `${s.name}: PUT payload units`, s.puts.putPayloadUnits, '25 KB units', (s.puts.putPayloadUnits / 1e6) * k.putPayloadUnitsPerMillion);
+      const efo = s.efoConsumers ?? 0;
+      if (efo > 0) {
+        const consumerShardHours = efo * s.shards * inputs.hours;
+        line('Kinesis', `${s.name}: enhanced fan-out consumer-shard-hours`, consumerShardHours, 'consumer-shard-h', consumerShardHours * prices.kinesisEnhancedFanOut.consumerShardHour);
+        const retrieved = (s.puts.bytes * efo) / GB;
+        line('Kinesis', `${s.name}: enhanced fan-out data retrieved`, retrieved, 'GB', retrieved * prices.kinesisEnhancedFanOut.gbRetrieved);
+      }
     } else {
       line('Kinesis', `${s.name}: stream-hours (on-demand)`, inputs.hours, 'stream-h', inputs.hours * k.onDemandStreamHour);
       line('Kinesis', `${s.name}: data in (1 KB rounding)`, s.puts.kinesisBillableBytes / GB, 'GB', (s.puts.kinesisBillableBytes / GB) * k.onDemandGbIn);

@@ -41,6 +41,7 @@ export interface LatencyResult {
   mapperBatchingWindowSec: number;
   reducerBatchingWindowSec: number;
   pollIntervalMs: number;
+  enhancedFanOut: boolean;
   /** Events whose first covering update result was found (must equal `events`). */
   eventsMatched: number;
   /** ms from send to the emittedAt of the first result version including the event. */
@@ -70,7 +71,19 @@ function stats(values: readonly number[]): LatencyStats {
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export async function benchLatency(
-  options: { ratePerSec?: number; seconds?: number; sensors?: number; mapperBatchingWindowSec?: number; reducerBatchingWindowSec?: number; pollIntervalMs?: number; log?: (line: string) => void } = {},
+  options: {
+    ratePerSec?: number;
+    seconds?: number;
+    sensors?: number;
+    mapperBatchingWindowSec?: number;
+    reducerBatchingWindowSec?: number;
+    mapperBatchSize?: number;
+    reducerBatchSize?: number;
+    /** Both mappings on enhanced fan-out consumers: records pushed by the local Kinesis (~70 ms), not polled. */
+    enhancedFanOut?: boolean;
+    pollIntervalMs?: number;
+    log?: (line: string) => void;
+  } = {},
 ): Promise<LatencyResult> {
   const rate = options.ratePerSec ?? 278;
   const seconds = options.seconds ?? 60;
@@ -108,6 +121,9 @@ export async function benchLatency(
       }
     },
   };
+  // Enhanced fan-out: the local Kinesis's push subscriptions, when this build of the local cloud has them.
+  const subscriptions = options.enhancedFanOut ? (h.server as { kinesisConsumers?: { subscribe(stream: string, listener: () => void): () => void } }).kinesisConsumers : undefined;
+  if (options.enhancedFanOut && !subscriptions) throw new Error('this local Kinesis has no enhanced fan-out push subscriptions');
   const mapping = (functionName: string, stream: string, batchSize: number, windowSec: number) =>
     new KinesisEventSourceMapping(
       {
@@ -116,6 +132,7 @@ export async function benchLatency(
         functionArn: `arn:aws:lambda:us-east-1:000000000000:function:${functionName}`,
         streamName: stream,
         streamArn: `${ARN}${stream}`,
+        ...(subscriptions ? { consumerArn: `${ARN}${stream}/consumer/bench:1` } : {}),
         batchSize,
         maxBatchingWindowSeconds: windowSec,
         startingPosition: 'TRIM_HORIZON',
@@ -125,10 +142,10 @@ export async function benchLatency(
         maximumRecordAgeSeconds: -1,
         reportBatchItemFailures: true,
       },
-      { kinesis: h.clients.kinesis, invoker, region: 'us-east-1', idlePollMs: pollIntervalMs, log: () => undefined },
+      { kinesis: h.clients.kinesis, invoker, region: 'us-east-1', idlePollMs: pollIntervalMs, log: () => undefined, ...(subscriptions ? { subscriptions } : {}) },
     );
-  const mapperEsm = mapping(MAPPER, h.names.input, SETTINGS.mapperBatchSize.defaultValue, mapperWindow);
-  const reducerEsm = mapping(REDUCER, h.names.shuffle, SETTINGS.reducerBatchSize.defaultValue, reducerWindow);
+  const mapperEsm = mapping(MAPPER, h.names.input, options.mapperBatchSize ?? SETTINGS.mapperBatchSize.defaultValue, mapperWindow);
+  const reducerEsm = mapping(REDUCER, h.names.shuffle, options.reducerBatchSize ?? SETTINGS.reducerBatchSize.defaultValue, reducerWindow);
   let polling = true;
   const stopPolling = async () => {
     if (!polling) return;
@@ -257,6 +274,7 @@ export async function benchLatency(
       mapperBatchingWindowSec: mapperWindow,
       reducerBatchingWindowSec: reducerWindow,
       pollIntervalMs,
+      enhancedFanOut: subscriptions !== undefined,
       eventsMatched: emitted.length,
       emittedAtMs: stats(emitted),
       deliveredMs: stats(delivered),

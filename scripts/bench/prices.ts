@@ -20,6 +20,18 @@ export interface PriceTable {
     /** On-demand mode: per GB read (per consumer: each event source mapping reads the stream once). */
     readonly onDemandGbOut: number;
   };
+  readonly kinesisEnhancedFanOut: {
+    /** Per consumer per shard-hour (provisioned streams). */
+    readonly consumerShardHour: number;
+    /** Per GB pushed to a consumer. */
+    readonly gbRetrieved: number;
+  };
+  /** Amazon Managed Service for Apache Flink: the reference line of the latency–cost chart. */
+  readonly managedFlink: {
+    readonly kpuHour: number;
+    /** The smallest practical application a month (KPUs incl. orchestration, running storage). */
+    readonly smallestAppPerMonth: number;
+  };
   readonly lambda: {
     /** arm64 (Graviton), first 7.5 billion GB-s a month. */
     readonly arm64GbSecond: number;
@@ -53,7 +65,8 @@ export const PRICES_US_EAST_1: PriceTable = {
   asOf: '2025-06-01',
   region: 'us-east-1',
   sources: {
-    kinesis: 'https://aws.amazon.com/kinesis/data-streams/pricing/',
+    kinesis: 'https://aws.amazon.com/kinesis/data-streams/pricing/ (shards, PUT payload units, enhanced fan-out)',
+    managedFlink: 'https://aws.amazon.com/managed-service-apache-flink/pricing/',
     lambda: 'https://aws.amazon.com/lambda/pricing/',
     dynamodb: 'https://aws.amazon.com/dynamodb/pricing/on-demand/ (rates after the 2024-11-01 on-demand price cut)',
     firehose: 'https://aws.amazon.com/firehose/pricing/',
@@ -61,6 +74,8 @@ export const PRICES_US_EAST_1: PriceTable = {
     cloudwatchLogs: 'https://aws.amazon.com/cloudwatch/pricing/',
   },
   kinesis: { shardHour: 0.015, putPayloadUnitsPerMillion: 0.014, onDemandStreamHour: 0.04, onDemandGbIn: 0.08, onDemandGbOut: 0.04 },
+  kinesisEnhancedFanOut: { consumerShardHour: 0.015, gbRetrieved: 0.013 },
+  managedFlink: { kpuHour: 0.11, smallestAppPerMonth: 241 },
   lambda: { arm64GbSecond: 0.0000133334, requestsPerMillion: 0.2 },
   dynamodb: { wruPerMillion: 0.625, rruPerMillion: 0.125 },
   firehose: { gbIngested: 0.029, dynamicPartitioningGb: 0.02, dynamicPartitioningObjectsPer1000: 0.005 },
