@@ -20,6 +20,7 @@ import { Scheduler } from './deploy/schedule';
 import { EventSourceMappings, type EsmDeps, type EsmStats } from './esm';
 import { Faults, type FiredFault } from './faults';
 import { LambdaRuntime, type RuntimeOptions } from './lambda/runtime';
+import { FunctionLogs, type FunctionLogMode } from './lambda/function-logs';
 import { lambdaService } from './lambda/service';
 import { lambdaReadApiService } from './lambda/mappings-api';
 import { cloudFormationService, StackRegistry } from './services/cloudformation';
@@ -64,8 +65,12 @@ export interface LocalCloudOptions {
   readonly onDemandShards?: number;
   /** Pool cap for functions without reserved concurrency. Default 10. */
   readonly functionConcurrency?: number;
-  /** Where function output goes (default: printed with a [function] prefix). */
-  readonly functionLogs?: RuntimeOptions['log'];
+  /**
+   * What the terminal gets of the functions' output: 'summary' (default: one line per invocation,
+   * errors in full), 'verbose' (every line), 'silent', or a sink of your own. Whatever this says,
+   * the full logs go to <dataDir>/logs/<function>.log (LocalCloud.functionLogs).
+   */
+  readonly functionLogs?: RuntimeOptions['log'] | FunctionLogMode;
   /** Event source mapping polling knobs (tests). */
   readonly esm?: Pick<EsmDeps, 'idlePollMs' | 'retryDelayMs' | 'shardRefreshMs' | 'readAheadRecords'>;
   readonly log?: (line: string) => void;
@@ -143,6 +148,8 @@ export interface LocalCloud {
   readonly deployment: DeployResult | undefined;
   readonly server: LocalServer;
   readonly runtime: LambdaRuntime;
+  /** The functions' log files (dir, fileOf) and terminal summaries. */
+  readonly functionLogs: FunctionLogs;
   readonly pollers: EventSourceMappings;
   readonly scheduler: Scheduler;
   readonly faults: CloudFaults;
@@ -180,7 +187,13 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
   server.iam.registry.enforcing = opts.iam !== false;
   const faults = new Faults();
   const clients = localClients(server.endpoint, region);
-  const runtime = new LambdaRuntime({
+  const logChoice = opts.functionLogs ?? 'summary';
+  const functionLogs = new FunctionLogs({
+    dir: path.join(dataDir, 'logs'),
+    mode: typeof logChoice === 'string' ? logChoice : 'silent',
+    describe: (fn) => runtime.get(fn),
+  });
+  const runtime: LambdaRuntime = new LambdaRuntime({
     region,
     accountId,
     baseEnv: server.clientEnv,
@@ -188,7 +201,12 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     timeScale,
     asyncJournal: path.join(dataDir, 'lambda', 'async-events.journal'),
     ...(opts.functionConcurrency ? { defaultConcurrency: opts.functionConcurrency } : {}),
-    ...(opts.functionLogs ? { log: opts.functionLogs } : {}),
+    log: (fn, line, stream) => {
+      functionLogs.line(fn, line, stream);
+      if (typeof logChoice === 'function') logChoice(fn, line, stream);
+    },
+    onInvocation: (report) => functionLogs.invocation(report),
+    warn,
     onOutput: (fn, line) => server.cloudwatch.ingestLog(`/aws/lambda/${fn}`, line), // EMF → CloudWatch metrics, as on AWS
   });
   const pollers = new EventSourceMappings({
@@ -225,6 +243,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
       await serviceMetrics.stop();
       await pollers.stop();
       await runtime.stop();
+      await functionLogs.close();
     })());
   // Also stopped by server.stop() (plug-ins stop before Firehose flushes), whoever calls it first.
   server.use({ ...lambdaService(runtime), stop: stopEngine });
@@ -291,6 +310,7 @@ export async function startLocalCloud(opts: LocalCloudOptions = {}): Promise<Loc
     },
     server,
     runtime,
+    functionLogs,
     pollers,
     scheduler,
     faults: new CloudFaults(faults, server.faults),
