@@ -5,7 +5,8 @@
 // each equal to plain arithmetic over the logged events (scripts/localstack-e2e.ts expectedWindows);
 // together with the closed windows' final rows they cover every window once. After more events the
 // next read shows the new values at a higher version. The live rows' columns are the results view's,
-// and their values those of the update rows Firehose delivers later. Then the CLI's error cases.
+// and their values those of the update rows Firehose delivers later. Then --watch (including a failed
+// read in between) and the CLI's error cases; last, the open sessions of a `final` session job.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,6 +166,34 @@ describe('npm run query -- --live', () => {
     expect(withoutEmitted(JSON.parse(all.text()) as Record<string, unknown>[])).toEqual(withoutEmitted((await live()).rows));
   });
 
+  it('--watch survives a failed read after the first one: reports it and reads again', async () => {
+    const outputs = outputsFor();
+    const stack = outputs[stackName((jobs[JOB] as Job).source)] as Record<string, string>;
+    const watched = resolveTarget('local', { endpoint: h.server.endpoint, outputs });
+    let text = '';
+    const errors: string[] = [];
+    // The table goes missing once the first read is printed, and is back once the failure is reported.
+    const stdout = {
+      write: (t: string) => {
+        if (text === '') stack[outputKey(JOB, 'StateTable')] = 'gone-table';
+        text += t;
+        return true;
+      },
+    };
+    const stderr = {
+      write: (t: string) => {
+        if (/retrying/.test(t)) stack[outputKey(JOB, 'StateTable')] = h.names.table;
+        errors.push(t);
+        return true;
+      },
+    };
+    expect(await runQuery(['--live', '--job', JOB, '--key', 's1', '--watch', '1'], { stdout, stderr, target: watched, iterations: 3 })).toBe(0);
+    expect(text.match(/^\(1 row\)$/gm)).toHaveLength(2);
+    expect(errors).toHaveLength(3);
+    expect(errors[1]).toMatch(/^live: sensor-averages's state table gone-table: .* it is stale: .* \(retrying in 1 s\)\n$/);
+    expect(errors[2]).toMatch(/^live: sensor-averages: 1 open window,/);
+  });
+
   it('errors say what to do: job not deployed, missing table, unreachable endpoint', async () => {
     const fail = async (argv: string[], t: Target): Promise<string> => {
       const error = await runQuery(['--live', ...argv], { stdout: quiet, stderr: quiet, target: t }).then(
@@ -176,7 +205,7 @@ describe('npm run query -- --live', () => {
     };
     expect(await fail(['--job', 'clickstream'], target)).toMatch(/job 'clickstream' is not deployed on --target local .*restart `npm run local`/);
     const stale = resolveTarget('local', { endpoint: h.server.endpoint, outputs: outputsFor({ [outputKey(JOB, 'StateTable')]: 'no-such-table' }) });
-    expect(await fail(['--job', JOB], stale)).toMatch(/names a resource that does not exist on --target local; it is stale/);
+    expect(await fail(['--job', JOB], stale)).toMatch(/^sensor-averages's state table no-such-table: .*names a resource that does not exist on --target local; it is stale/);
     const down = resolveTarget('local', { endpoint: 'http://127.0.0.1:9', outputs: outputsFor() });
     expect(await fail(['--job', JOB], down)).toMatch(/cannot reach the embedded local cloud endpoint http:\/\/127\.0\.0\.1:9/);
   });

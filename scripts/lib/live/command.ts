@@ -57,14 +57,15 @@ export async function liveSnapshot(options: LiveOptions, target: Target, dynamo:
   // Resolve every table first: a job that is not deployed fails before anything is read.
   const tables = selected.map((job) => jobOutput(target, job.name, 'StateTable'));
   const reads: LiveRead[] = [];
-  try {
-    for (const [i, job] of selected.entries()) {
-      reads.push(await readLive(dynamo, { job, table: tables[i] as string, limit: options.limit, nowMs, ...(options.key !== undefined ? { key: options.key } : {}) }));
+  for (const [i, job] of selected.entries()) {
+    const table = tables[i] as string;
+    try {
+      reads.push(await readLive(dynamo, { job, table, limit: options.limit, nowMs, ...(options.key !== undefined ? { key: options.key } : {}) }));
+    } catch (error) {
+      const explained = explainError(target, error);
+      if (explained) throw new UsageError(`${job.name}'s state table ${table}: ${explained}`);
+      throw error;
     }
-  } catch (error) {
-    const explained = explainError(target, error);
-    if (explained) throw new UsageError(explained);
-    throw error;
   }
   const rows = reads.flatMap((r) => r.rows).sort(compareLiveRows).slice(0, options.limit);
   const table = liveTable(rows, resultColumnsOf(selected[0] as Job));
