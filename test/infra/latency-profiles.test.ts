@@ -86,3 +86,8 @@ test('a job without a profile gets the default of its emit mode; settings writte
 test('a bad profile fails the synth with a message naming the setting and the profiles', () => {
   expect(() => buildTestApp({ jobs: 'clicks', config: { clicks: { latency: 'realtime' } } })).toThrow("riffle:config.clicks.latency: 'realtime' is not allowed; use 'interactive', 'balanced' or 'economy'");
 });
+
+test('cdk-nag finds nothing new in the interactive profile (consumers and the grants on them)', () => {
+  const { app } = buildTestApp({ jobs: 'sensor-averages', config: { 'sensor-averages': { latency: 'interactive' } }, nag: true });
+  expect(() => app.synth()).not.toThrow();
+});
