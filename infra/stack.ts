@@ -7,7 +7,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import type { Construct } from 'constructs';
 import type { SourcePlan } from './config';
 import { encodeFingerprint, fingerprintOutputKey, jobFingerprint } from '../functions/core/job-fingerprint';
-import { isDefinedJob } from '../functions/core/job';
+import { jobs as registry } from '../jobs';
 import { JobDelivery, OutputBucket } from './constructs/delivery';
 import { RiffleOperations } from './constructs/operations';
 import { QueryCatalog, glueTableName } from './constructs/query';
@@ -171,9 +171,10 @@ export class RiffleStack extends Stack {
         new CfnOutput(this, key, { key, value, description: `${job.name}: ${description}` });
       }
       // What a later deploy compares against (job-fingerprint.ts): the state-relevant definition and its version.
-      if (isDefinedJob(job)) {
+      const defined = Object.prototype.hasOwnProperty.call(registry, job.name) ? registry[job.name] : undefined;
+      if (defined) {
         const key = fingerprintOutputKey(pascal(job.name));
-        new CfnOutput(this, key, { key, value: encodeFingerprint(jobFingerprint(job)), description: `${job.name}: fingerprint and version of the deployed definition` });
+        new CfnOutput(this, key, { key, value: encodeFingerprint(jobFingerprint(defined)), description: `${job.name}: fingerprint and version of the deployed definition` });
       }
     }
   }
