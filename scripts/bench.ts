@@ -215,9 +215,9 @@ runMain(spec, async (parsed) => {
     report.endToEnd = r;
     const rows = [
       ['events', r.events],
-      ['raw kinesalite PutRecords (single-event records)', `${num(r.rawPutRecordsPerSec)} records/s`],
-      ['end-to-end throughput (produce → results in S3)', `${num(r.eventsPerSec)} events/s (target ≥ 5,000)`],
-      ['ratio to raw PutRecords', `${(r.ratioToRawPutRecords * 100).toFixed(0)}% (target ≥ 40%)`],
+      [`raw kinesalite PutRecords of the same records (${aggregation > 1 ? `KPL aggregates of ${aggregation}` : 'single events'}), min / median / max of ${r.rawEventsPerSec.repetitions}`, `${num(r.rawEventsPerSec.min)} / ${num(r.rawEventsPerSec.median)} / ${num(r.rawEventsPerSec.max)} events/s`],
+      ['end-to-end throughput (produce → results in S3), one run', `${num(r.eventsPerSec)} events/s (target ≥ 5,000)`],
+      ['end to end ÷ raw ingest of the same records (events/s ÷ events/s)', `${(r.ratioToRaw.min * 100).toFixed(0)}% / ${(r.ratioToRaw.median * 100).toFixed(0)}% / ${(r.ratioToRaw.max * 100).toFixed(0)}% (target ≥ 40%)`],
       ['total / producing', `${r.totalSeconds.toFixed(1)} s / ${r.produceSeconds.toFixed(1)} s`],
       ['peak RSS (whole process, workers included)', `${r.peakRssMb} MB (target ≤ 1,500)`],
       ['results exact', r.exact ? `yes (${num(r.results)} windows)` : 'NO'],

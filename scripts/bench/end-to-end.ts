@@ -1,7 +1,8 @@
 // Bench: 1,000,000 sensor events end to end on the embedded local cloud, deployed from a real
 // `cdk synth`: produce → mapper → shuffle → reducer → closer → Firehose → S3, against the raw
-// kinesalite PutRecords rate measured in the same run. Reports throughput, peak RSS and whether
-// the results are exact.
+// kinesalite PutRecords rate of the same kind of records (KPL-aggregated alike), in events/s,
+// measured in the same run (3 repetitions; the 1M-event run itself once). Reports throughput, peak
+// RSS and whether the results are exact.
 import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,15 +13,18 @@ import { outputKey, stackName } from '../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
 import { latestResults, readJsonLines } from '../lib/output-reader';
 import { synth } from '../lib/synth';
+import { spread as spreadOf } from './mapper-core';
 
 export interface EndToEndResult {
   events: number;
   aggregation: number;
-  rawPutRecordsPerSec: number;
+  /** Raw ingest of the same kind of records (aggregated like the run), events/s: min / median / max of RAW_REPETITIONS. */
+  rawEventsPerSec: { min: number; median: number; max: number; repetitions: number };
   produceSeconds: number;
   totalSeconds: number;
   eventsPerSec: number;
-  ratioToRawPutRecords: number;
+  /** End-to-end events/s ÷ each raw repetition's events/s: min / median / max. */
+  ratioToRaw: { min: number; median: number; max: number };
   peakRssMb: number;
   results: number;
   exact: boolean;
@@ -39,23 +43,40 @@ async function putAll(cloud: LocalCloud, stream: string, entries: PutRecordsRequ
   }
 }
 
-/** Single-event PutRecords into a scratch stream: the emulator's raw ingest rate. */
-async function rawPutRate(cloud: LocalCloud, count: number): Promise<number> {
-  const stream = 'riffle-bench-raw';
-  await cloud.clients.kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 2 }));
+/**
+ * The emulator's raw ingest of the same kind of records the run produces: W-shaped events, KPL
+ * aggregates of `aggregation` user records (or single events), PutRecords of 500 into a scratch
+ * stream of the input stream's shard count, 4 in flight like the producer loop. Events/s, so the
+ * end-to-end ratio compares events with events and aggregates with aggregates. One scratch stream
+ * per repetition.
+ */
+async function rawPutRate(cloud: LocalCloud, events: number, aggregation: number, repetition: number): Promise<number> {
+  const stream = `riffle-bench-raw-${repetition}`;
+  await cloud.clients.kinesis.send(new CreateStreamCommand({ StreamName: stream, ShardCount: 1 }));
   while ((await cloud.clients.kinesis.send(new DescribeStreamSummaryCommand({ StreamName: stream }))).StreamDescriptionSummary?.StreamStatus !== 'ACTIVE') {
     await new Promise((r) => setTimeout(r, 50));
   }
-  const data = Buffer.from(JSON.stringify({ sensorId: 'sensor-0000', ts: Date.now(), temperature: 20.5, humidity: 40 }));
+  const records: PutRecordsRequestEntry[] = [];
+  for (let i = 0; i < events; i += aggregation) {
+    const users = [];
+    for (let j = i; j < Math.min(events, i + aggregation); j++) {
+      const sensorId = `sensor-${String(j % 1_000).padStart(4, '0')}`;
+      users.push({ partitionKey: sensorId, data: Buffer.from(JSON.stringify({ sensorId, ts: Date.now(), temperature: 20.5 + (j % 70) / 10, humidity: 30 + (j % 50) })) });
+    }
+    const first = users[0] as { partitionKey: string; data: Buffer };
+    records.push(aggregation > 1 ? { PartitionKey: first.partitionKey, Data: encodeAggregate(users) } : { PartitionKey: first.partitionKey, Data: first.data });
+  }
   const started = process.hrtime.bigint();
   const inFlight: Promise<void>[] = [];
-  for (let i = 0; i < count; i += 500) {
-    inFlight.push(putAll(cloud, stream, Array.from({ length: Math.min(500, count - i) }, (_, j) => ({ PartitionKey: `k${i + j}`, Data: data }))));
+  for (let i = 0; i < records.length; i += 500) {
+    inFlight.push(putAll(cloud, stream, records.slice(i, i + 500)));
     if (inFlight.length >= 4) await inFlight.shift();
   }
   await Promise.all(inFlight);
-  return count / (Number(process.hrtime.bigint() - started) / 1e9);
+  return events / (Number(process.hrtime.bigint() - started) / 1e9);
 }
+
+const RAW_REPETITIONS = 3;
 
 export async function benchEndToEnd(options: { events?: number; aggregation?: number; log?: (line: string) => void } = {}): Promise<EndToEndResult> {
   const events = options.events ?? 1_000_000;
@@ -69,8 +90,11 @@ export async function benchEndToEnd(options: { events?: number; aggregation?: nu
     await synth({ outdir: assembly, jobs: [JOB], log });
     const cloud = await startLocalCloud({ port: 0, dataDir, assembly, log: () => undefined, warn: log, functionLogs: () => undefined });
     try {
-      const raw = await rawPutRate(cloud, 50_000);
-      log(`  raw PutRecords: ${Math.round(raw).toLocaleString()} records/s`);
+      // Enough records for ≥ 10 PutRecords calls of 500 (aggregates carry `aggregation` events each).
+      const rawSample = Math.min(events, aggregation > 1 ? 500_000 : 50_000);
+      const raws: number[] = [];
+      for (let rep = 0; rep < RAW_REPETITIONS; rep++) raws.push(await rawPutRate(cloud, rawSample, aggregation, rep));
+      log(`  raw PutRecords of the same records: ${raws.map((r) => Math.round(r).toLocaleString()).join(', ')} events/s`);
       const outputs = cloud.outputs[stackName(JOB)] ?? {};
       const name = (key: Parameters<typeof outputKey>[1]) => outputs[outputKey(JOB, key)] as string;
       const start = Math.floor((Date.now() - 2 * 3_600_000) / WINDOW) * WINDOW;
@@ -112,11 +136,11 @@ export async function benchEndToEnd(options: { events?: number; aggregation?: nu
       return {
         events,
         aggregation,
-        rawPutRecordsPerSec: Math.round(raw),
+        rawEventsPerSec: { ...spreadOf(raws.map(Math.round)), repetitions: RAW_REPETITIONS },
         produceSeconds,
         totalSeconds,
         eventsPerSec: Math.round(events / totalSeconds),
-        ratioToRawPutRecords: events / totalSeconds / raw,
+        ratioToRaw: spreadOf(raws.map((raw) => events / totalSeconds / raw)),
         peakRssMb: Math.round(peakRss / 1024 / 1024),
         results: results.length,
         exact,
