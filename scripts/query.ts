@@ -220,7 +220,7 @@ export function athenaSql(options: Pick<QueryOptions, 'sql' | 'sinceMs' | 'until
   return [
     'WITH',
     `  results_all AS (SELECT * FROM (SELECT ${parquet} FROM "${database}"."${table}" UNION ALL SELECT ${json} FROM "${database}"."${table}_json")${where.length ? ` WHERE ${where.join(' AND ')}` : ''}),`,
-    '  results AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY resultid ORDER BY version DESC, final DESC) AS riffle_rank FROM results_all) WHERE riffle_rank = 1)',
+    '  results AS (SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY resultid ORDER BY coalesce(job_version, 1) DESC, coalesce(revision, 0) DESC, version DESC, final DESC) AS riffle_rank FROM results_all) WHERE riffle_rank = 1)',
     options.sql.trim().replace(/;\s*$/, ''),
   ].join('\n');
 }
