@@ -115,7 +115,21 @@ export class RiffleOperations extends Construct {
         statistic: cloudwatch.Stats.SUM,
         period: fiveMinutes,
       });
-    const throttledRequests = table.metricThrottledRequestsForOperations({ operations: stateOperations(), period: fiveMinutes, label: 'throttled requests' });
+    // Not table.metricThrottledRequestsForOperations: its plain sum has no data point in a period
+    // where any one operation had no throttles (CloudWatch math drops a timestamp missing from
+    // an operand), so it would alarm only when every operation throttled at once. FILL each.
+    const operationThrottles = Object.fromEntries(
+      stateOperations().map((operation) => [
+        operation.toLowerCase(),
+        table.metric('ThrottledRequests', { dimensionsMap: { TableName: table.tableName, Operation: operation }, statistic: cloudwatch.Stats.SUM, period: fiveMinutes }),
+      ]),
+    );
+    const throttledRequests = new cloudwatch.MathExpression({
+      expression: Object.keys(operationThrottles).map((id) => `FILL(${id}, 0)`).join(' + '),
+      usingMetrics: operationThrottles,
+      label: 'throttled requests',
+      period: fiveMinutes,
+    });
     const tableThrottleEvents = new cloudwatch.MathExpression({
       expression: 'FILL(tableReads, 0) + FILL(tableWrites, 0)',
       usingMetrics: {
