@@ -1,8 +1,8 @@
 // RiffleJob: one job wired end to end — mapper on the input stream, reducer on the job's shuffle
 // stream, closer on a schedule (and invoked by the reducer), each bundling only this
 // job's file, with the environment of functions/contract (validated here, at synth) and grants
-// limited to the resources each function uses. The streams, table, bucket and delivery streams
-// are passed in: the stack owns what jobs share.
+// of exactly the calls each function's code makes (grants.ts, from functions/contract/permissions.ts).
+// The streams, table, bucket and delivery streams are passed in: the stack owns what jobs share.
 import { CfnElement, Duration, Validations } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
