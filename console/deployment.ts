@@ -7,7 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Job } from '../functions/core/job';
-import { stackName } from '../infra/outputs';
+import { jobAlarmNames, stackAlarmNames } from '../infra/alarm-names';
 import { jobs } from '../jobs';
 import { deployedJobs, jobOutput, type Target } from '../scripts/lib/targets';
 import type { AggregateInfo, JobInfo } from './api';
@@ -72,10 +72,7 @@ export function openDeployment(target: Target): Deployment {
       bucket: out('Bucket'),
       functions: { mapper: out('MapperFunction'), reducer: out('ReducerFunction'), closer: out('CloserFunction') },
       deliveries: { results: out('ResultsDelivery'), late: out('LateDelivery'), rejected: out('RejectedDelivery') },
-      alarmNames: [
-        ...['mapper-iterator-age', 'reducer-iterator-age', 'mapper-errors', 'reducer-errors', 'closer-errors', 'rejected-rate'].map((s) => `Riffle-${name}-${s}`),
-        ...['failed-batches', 'delivery-errors'].map((s) => `${stackName(job.source)}-${s}`),
-      ],
+      alarmNames: [...jobAlarmNames(name), ...stackAlarmNames(job.source)],
     });
   }
   return {
