@@ -35,16 +35,21 @@ const MS_PER_STATE_WRITE = 0.5;
 const REDUCER_MS_PER_INVOCATION = 50;
 const CLOSER_MS_PER_RUN = 15;
 
-/** W's counts as documented in README (Performance and cost) when the bench has not just measured them. */
+/**
+ * W's counts as docs/SCALING.md records them ("What was measured"), used when this bench run has
+ * not just measured workload W: 79-byte events, 12 shuffle bytes per event, 12,000 windows per
+ * million events, a 30 ms mapper invocation, the mapper core's ~192,000 records/s; one WRU per
+ * state write and per closing write (items under 1 KB); 8 shuffle buckets.
+ */
 export const DEFAULT_BASIS: ProjectionBasis & { reducerWriteUnitsPerWrite: number; shuffleBuckets: number } = {
-  inputBytesPerEvent: 85,
-  shuffleBytesPerEvent: 60,
+  inputBytesPerEvent: 79,
+  shuffleBytesPerEvent: 12,
   windowsPerEvent: 12_000 / 1_000_000,
   closerWriteUnitsPerWindow: 1,
   closerReadUnitsPerWindow: 1,
   resultBytes: 400,
-  mapperMsPerInvocation: 20,
-  mapperMsPerEvent: 1000 / 250_000,
+  mapperMsPerInvocation: 30,
+  mapperMsPerEvent: 1000 / 192_000,
   reducerWriteUnitsPerWrite: 1,
   shuffleBuckets: 8,
 };
@@ -167,4 +172,17 @@ export function profileCostTable(prices: PriceTable, basis: ProfileCostBasis = D
   const rows: ProfileCost[] = [];
   for (const name of LATENCY_PROFILE_NAMES) for (const rate of rates) rows.push(profileCost(name, rate, prices, basis));
   return { rows, finalDefaultW: profileCost(defaultLatencyProfile('final'), 278, prices, basis) };
+}
+
+/** The lowest rate (events/s, to 1%) at which a profile's cost per 1,000,000 events is at most `targetUsd`, or undefined above 1,000,000/s. */
+export function rateMeetingTarget(name: LatencyProfileName, targetUsd: number, prices: PriceTable, basis: ProfileCostBasis = DEFAULT_BASIS): number | undefined {
+  let lo = 1;
+  let hi = 1_000_000;
+  if (profileCost(name, hi, prices, basis).perMillionUsd > targetUsd) return undefined;
+  while (hi / lo > 1.01) {
+    const mid = Math.sqrt(lo * hi);
+    if (profileCost(name, mid, prices, basis).perMillionUsd <= targetUsd) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }

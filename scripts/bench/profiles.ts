@@ -7,8 +7,11 @@ import { LATENCY_PROFILES, LATENCY_PROFILE_NAMES, type LatencyProfileName } from
 import { latencyCostChartSvg, managedFlinkPerMillion, type ChartPoint, type CostReference } from './chart';
 import { benchLatency, type LatencyResult } from './latency';
 import type { PriceTable } from './prices';
-import { CHART_RATES, DEFAULT_BASIS, modelledP95Sec, profileCost, type ProfileCost, type ProfileCostBasis } from './profile-cost';
+import { CHART_RATES, DEFAULT_BASIS, modelledP95Sec, profileCost, rateMeetingTarget, type ProfileCost, type ProfileCostBasis } from './profile-cost';
+import { defaultLatencyProfile } from '../../infra/latency-profiles';
 
+/** Target for the default profile of `final` jobs on workload W, per 1,000,000 events. */
+export const FINAL_TARGET_USD = 0.05;
 /** Above this rate the embedded cloud on this machine (2 shared cores) falls behind: modelled. */
 export const MAX_MEASURED_RATE = 5_000;
 /** Runs are at most this long; a profile whose batching windows need longer is modelled. */
@@ -28,6 +31,8 @@ export interface ProfilePoint {
 
 export interface ProfilesResult {
   seconds: number;
+  /** The default profile of `final` jobs at W's rate, against the $0.05 target. */
+  finalDefaultW: { profile: LatencyProfileName; perMillionUsd: number; targetUsd: number; met: boolean; lines: { item: string; perMillionUsd: number }[]; meetsTargetFromEventsPerSec: number | undefined };
   points: ProfilePoint[];
   references: CostReference[];
   svg: string;
@@ -112,10 +117,20 @@ export async function benchProfiles(options: {
       });
     }
   }
+  const finalProfile = defaultLatencyProfile('final');
+  const w = profileCost(finalProfile, 278, options.prices, basis);
+  const finalDefaultW = {
+    profile: finalProfile,
+    perMillionUsd: w.perMillionUsd,
+    targetUsd: FINAL_TARGET_USD,
+    met: w.perMillionUsd <= FINAL_TARGET_USD,
+    lines: w.estimate.lines.map((l) => ({ item: `${l.service}: ${l.item}`, perMillionUsd: (l.usd / w.estimate.events) * 1e6 })).sort((a, b) => b.perMillionUsd - a.perMillionUsd),
+    meetsTargetFromEventsPerSec: rateMeetingTarget(finalProfile, FINAL_TARGET_USD, options.prices, basis),
+  };
   const references = chartReferences(options.prices, options.oneUpdatePerEventPerMillion ?? 0.69);
   const chartPoints: ChartPoint[] = points.map((p) => ({ profile: p.profile, eventsPerSec: p.eventsPerSec, costPerMillionUsd: p.cost.perMillionUsd, p95Sec: p.p95Sec, source: p.source }));
   const svg = await latencyCostChartSvg(chartPoints, references);
-  return { seconds, points, references, svg };
+  return { seconds, finalDefaultW, points, references, svg };
 }
 
 /** The report's markdown for the section. */
@@ -137,6 +152,10 @@ export function profilesMarkdown(r: ProfilesResult, chartFile: string): string[]
     ),
     '',
     `Reference lines: ${r.references.map((x) => `${x.label} ${usd(x.costPerMillionUsd)}`).join('; ')}.`,
+    '',
+    `**Default profile of \`final\` jobs (${r.finalDefaultW.profile}) on W at 278 events/s: ${usd(r.finalDefaultW.perMillionUsd)} per 1,000,000 events — target ≤ ${usd(r.finalDefaultW.targetUsd)} ${r.finalDefaultW.met ? 'met' : 'not met'}.** ` +
+      `Largest items: ${r.finalDefaultW.lines.slice(0, 5).map((l) => `${l.item} ${usd(l.perMillionUsd)}`).join('; ')}. ` +
+      (r.finalDefaultW.meetsTargetFromEventsPerSec !== undefined ? `The same profile meets the target from ${Math.round(r.finalDefaultW.meetsTargetFromEventsPerSec).toLocaleString('en-US')} events/s, where the two streams' fixed shard-hours are spread over more events.` : ''),
     '',
   ];
   return lines;

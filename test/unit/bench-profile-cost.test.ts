@@ -6,7 +6,7 @@
 import { LATENCY_PROFILES, LATENCY_PROFILE_NAMES } from '../../infra/latency-profiles';
 import { latencyCostChartSvg, managedFlinkPerMillion, type ChartPoint } from '../../scripts/bench/chart';
 import { PRICES_US_EAST_1 } from '../../scripts/bench/prices';
-import { CHART_RATES, distinctKeys, invocationInterval, modelledP95Sec, profileCost, profileCostTable, W_KEYS } from '../../scripts/bench/profile-cost';
+import { CHART_RATES, distinctKeys, invocationInterval, modelledP95Sec, profileCost, profileCostTable, rateMeetingTarget, W_KEYS } from '../../scripts/bench/profile-cost';
 import { chartReferences, whyModelled } from '../../scripts/bench/profiles';
 
 const prices = PRICES_US_EAST_1;
@@ -66,6 +66,13 @@ describe('cost per latency profile', () => {
     expect(t.rows.map((r) => `${r.profile}@${r.eventsPerSec}`)).toEqual(LATENCY_PROFILE_NAMES.flatMap((p) => CHART_RATES.map((r) => `${p}@${r}`)));
     expect(t.finalDefaultW.profile).toBe('economy');
     expect(t.finalDefaultW.eventsPerSec).toBe(278);
+  });
+
+  test('the rate from which a profile meets a cost target: at it the cost is within the target, 2% below it not', () => {
+    const rate = rateMeetingTarget('economy', 0.05, prices)!;
+    expect(profileCost('economy', rate, prices).perMillionUsd).toBeLessThanOrEqual(0.05);
+    expect(profileCost('economy', rate * 0.98, prices).perMillionUsd).toBeGreaterThan(0.05);
+    expect(rateMeetingTarget('interactive', 0.0001, prices)).toBeUndefined();
   });
 
   test('modelled p95 grows with the batching windows; which points are modelled and why', () => {
