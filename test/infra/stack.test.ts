@@ -9,6 +9,7 @@ import type { RiffleStack } from '../../infra/stack';
 import { CLOSER_NUDGE_ACTIONS, roleStateActions, SHUFFLE_PORT_ACTIONS } from '../../functions/contract/permissions';
 import { FUNCTION_ROLES } from '../../functions/contract';
 import { LATENCY_PROFILES } from '../../infra/latency-profiles';
+import { jobAlarmNames, stackAlarmNames } from '../../infra/alarm-names';
 import { buildTestApp } from './helpers';
 
 // No job here sets a latency profile: 'final' jobs get 'economy', the 'update' job 'balanced'.
@@ -578,6 +579,8 @@ describe('operations', () => {
         ...OUTPUT_KINDS.flatMap((kind) => [`${kind}-delivery-freshness`, `${kind}-delivery-success`]), 'rejected-rate',
       ].map((n) => `Riffle-${job}-${n}`);
     expect(names).toEqual(expect.arrayContaining([...perStack, ...perJob('clicks'), ...perJob('click-sessions')]));
+    // Exactly the names infra/alarm-names.ts gives the console (a new alarm must be listed there).
+    expect([...names].sort()).toEqual([...stackAlarmNames('clicks'), ...jobAlarmNames('clicks'), ...jobAlarmNames('click-sessions')].sort());
   });
 
   test('every alarm treats missing data as not breaching, says what to do, and notifies the alarm topic on ALARM and OK', () => {
