@@ -3,6 +3,7 @@
 // mappings where this machine can sustain the rate and the profile's batching windows fit in a
 // run, the labelled model (profile-cost.ts) elsewhere — against the modelled cost per 1,000,000
 // events; then the chart (chart.ts) as SVG.
+import os from 'node:os';
 import { LATENCY_PROFILES, LATENCY_PROFILE_NAMES, type LatencyProfileName } from '../../infra/latency-profiles';
 import { latencyCostChartSvg, managedFlinkPerMillion, type ChartPoint, type CostReference } from './chart';
 import { benchLatency, type LatencyResult } from './latency';
@@ -24,6 +25,8 @@ export interface ProfilePoint {
   p95Sec: number;
   p50Sec?: number;
   source: 'measured' | 'model';
+  /** 1-minute load average before and after a measured run (this machine's cores are shared). */
+  loadAverage?: [number, number];
   /** Why a point is modelled. */
   why?: string;
   measured?: Pick<LatencyResult, 'events' | 'eventsMatched' | 'emittedAtMs' | 'mapperInvocations' | 'reducerInvocations' | 'stateWritesPerEvent' | 'enhancedFanOut'>;
@@ -78,6 +81,7 @@ export async function benchProfiles(options: {
       }
       const p = LATENCY_PROFILES[profile];
       log(`  ${profile} at ${rate.toLocaleString('en-US')} events/s for ${seconds} s…`);
+      const loadBefore = os.loadavg()[0] as number;
       let r: LatencyResult;
       try {
         r = await benchLatency({
@@ -105,6 +109,7 @@ export async function benchProfiles(options: {
         p95Sec: r.emittedAtMs.p95 / 1000,
         p50Sec: r.emittedAtMs.p50 / 1000,
         source: 'measured',
+        loadAverage: [loadBefore, os.loadavg()[0] as number],
         measured: {
           events: r.events,
           eventsMatched: r.eventsMatched,
@@ -144,11 +149,13 @@ export function profilesMarkdown(r: ProfilesResult, chartFile: string): string[]
     `p95 event → update result (\`emittedAt\`): **measured** = a ${r.seconds} s live run per point on the embedded cloud's event source mappings with the profile's batch sizes, batching windows and (interactive) enhanced fan-out pushes; **model** = the labelled formula in scripts/bench/profile-cost.ts (why in the last column). ` +
       'Cost: the cost model (scripts/bench/profile-cost.ts) from each profile\'s settings for a live stream of W\'s shape (1,000 keys, tumbling 5 min) at that rate, provisioned shards at 80% of their limits.',
     '',
-    '| profile | events/s | p95 (p50) | source | input + shuffle shards | mapper / reducer invocation every | state writes per event | $ per 1,000,000 events | why modelled |',
-    '|---|---:|---:|---|---:|---:|---:|---:|---|',
+    `This machine has ${os.cpus().length} cores shared with other work: each measured point gives the 1-minute load average before → after its run; above ~${os.cpus().length} the handlers and emulators wait for CPU and the measured latency is the machine's, not the profile's.`,
+    '',
+    '| profile | events/s | p95 (p50) | source | load avg | input + shuffle shards | mapper / reducer invocation every | state writes per event | $ per 1,000,000 events | why modelled |',
+    '|---|---:|---:|---|---:|---:|---:|---:|---:|---|',
     ...r.points.map(
       (p) =>
-        `| ${p.profile} | ${p.eventsPerSec.toLocaleString('en-US')} | ${p.p95Sec.toFixed(2)} s${p.p50Sec !== undefined ? ` (${p.p50Sec.toFixed(2)} s)` : ''} | ${p.source}${p.measured?.enhancedFanOut ? ', pushed' : ''} | ${p.cost.inputShards} + ${p.cost.shuffleShards} | ${p.cost.mapperIntervalSec.toFixed(2)} s / ${p.cost.reducerIntervalSec.toFixed(2)} s | ${p.cost.writesPerEvent.toFixed(4)} | ${usd(p.cost.perMillionUsd)} | ${p.why ?? ''} |`,
+        `| ${p.profile} | ${p.eventsPerSec.toLocaleString('en-US')} | ${p.p95Sec.toFixed(2)} s${p.p50Sec !== undefined ? ` (${p.p50Sec.toFixed(2)} s)` : ''} | ${p.source}${p.measured?.enhancedFanOut ? ', pushed' : ''} | ${p.loadAverage ? `${p.loadAverage[0].toFixed(1)} → ${p.loadAverage[1].toFixed(1)}` : ''} | ${p.cost.inputShards} + ${p.cost.shuffleShards} | ${p.cost.mapperIntervalSec.toFixed(2)} s / ${p.cost.reducerIntervalSec.toFixed(2)} s | ${p.cost.writesPerEvent.toFixed(4)} | ${usd(p.cost.perMillionUsd)} | ${p.why ?? ''} |`,
     ),
     '',
     `Reference lines: ${r.references.map((x) => `${x.label} ${usd(x.costPerMillionUsd)}`).join('; ')}.`,
