@@ -111,6 +111,11 @@ function readOutputs(file: string): Record<string, Record<string, string>> {
 /** A job's deploy is refused when its state-relevant definition changed over the one deployed (job-fingerprint.ts). */
 export class JobEvolutionError extends Error {
   override readonly name = 'JobEvolutionError';
+  constructor(message: string) {
+    super(message);
+    // What to do is the whole message: `npm run local` prints the stack of what fails, and a trace adds nothing here.
+    this.stack = message;
+  }
 }
 
 /** Compares the fingerprints the templates record with those of the last deploy on this data directory. */
