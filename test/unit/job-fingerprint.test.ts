@@ -6,6 +6,7 @@ import { defineJob, JobDefinitionError, type JobDefinition } from '../../functio
 import { checkDeploy, decodeFingerprint, encodeFingerprint, evolutionVerdict, fingerprintsIn, jobFingerprint } from '../../functions/core/job-fingerprint';
 import { hopping, tumbling } from '../../functions/core/windows';
 import { jobs } from '../../jobs';
+import { deployEvolutionCheck, selectedJobs } from '../../scripts/cdk';
 
 const Reading = z.object({ id: z.string(), ts: z.number(), value: z.number() });
 type Reading = z.infer<typeof Reading>;
@@ -85,4 +86,19 @@ test('version must be a whole number ≥ 1', () => {
   expect(() => defineJob({ ...base, version: 0 })).toThrow(JobDefinitionError);
   expect(() => defineJob({ ...base, version: 1.5 })).toThrow(/version: must be a whole number/);
   expect(defineJob(base).version).toBe(1);
+});
+
+describe('npm run deploy (scripts/cdk.ts): the check before cdk deploy', () => {
+  const sensors = jobs['sensor-averages']!;
+  const recorded = (fingerprint: ReturnType<typeof jobFingerprint>) => async (stack: string) => (stack === 'Riffle-sensor-averages' ? { SensorAveragesFingerprint: encodeFingerprint(fingerprint) } : undefined);
+
+  test('the jobs of -c riffle:jobs against what the stack recorded: unchanged passes, a change is refused, a new stack is new', async () => {
+    const args = ['-c', 'riffle:jobs=sensor-averages'];
+    expect(selectedJobs(args)).toEqual(['sensor-averages']);
+    expect(await deployEvolutionCheck(args, recorded(jobFingerprint(sensors)))).toEqual({ refused: [], notes: [] });
+    const older = { ...jobFingerprint(sensors), parts: { ...jobFingerprint(sensors).parts, window: '00000000' } };
+    const check = await deployEvolutionCheck(args, recorded(older));
+    expect(check.refused).toEqual([expect.stringContaining("job 'sensor-averages' changed (window) but its version is still 1")]);
+    expect(await deployEvolutionCheck(args, async () => undefined)).toEqual({ refused: [], notes: [] });
+  });
 });
