@@ -10,6 +10,7 @@ import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { DescribeAlarmsCommand } from '@aws-sdk/client-cloudwatch';
+import { jobAlarmNames, stackAlarmNames } from '../../infra/alarm-names';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import type { Browser, Page } from 'playwright-core';
 import { startConsole, type ConsoleServer } from '../../console/server';
@@ -185,7 +186,7 @@ describe('npm run console, in Chromium, over a pipeline on the embedded cloud', 
     const shown = (await tableRows('#alarms')).map((a) => ({ name: a.alarm, state: a.state }));
     const described = await consoleServer.deployment.cloudwatch.send(new DescribeAlarmsCommand({ AlarmNamePrefix: 'Riffle-' }));
     expect(shown).toEqual((described.MetricAlarms ?? []).map((a) => ({ name: a.AlarmName, state: a.StateValue })).sort((a, b) => String(a.name).localeCompare(String(b.name))));
-    expect(shown).toHaveLength(8);
+    expect(shown).toHaveLength(jobAlarmNames(JOB).length + stackAlarmNames(JOB).length); // one job in its own stack
     const wm = await consoleServer.deployment.dynamo.send(new GetCommand({ TableName: cloud.outputs[stackName(JOB)]?.[outputKey(JOB, 'StateTable')], Key: { pk: progressPk(JOB), sk: PROGRESS_SK.watermark } }));
     const watermark = wm.Item?.watermark as number;
     expect(watermark).toBeGreaterThan(0);
