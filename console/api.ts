@@ -121,11 +121,27 @@ export interface RecordRef {
   readonly summary: string;
 }
 
+/** An open window's values so far: the state table read as `npm run query -- --live` reads it. */
+export interface LiveWindow {
+  readonly key: string;
+  readonly windowStart: number;
+  readonly windowEnd: number;
+  readonly eventCount: number;
+  readonly version: number;
+  /** 'due': the watermark has reached its close time; the closer's next run closes it. */
+  readonly state: 'open' | 'due';
+  /** Aggregate name → current value, in the job's order. */
+  readonly values: Readonly<Record<string, unknown>>;
+}
+
 export interface WindowsSnapshot {
   readonly job: string;
   readonly now: number;
   readonly openWindows: number;
   readonly nextDue: readonly OpenWindow[];
+  /** The newest open windows with their values so far; `liveTruncated` when more are open. */
+  readonly live: readonly LiveWindow[];
+  readonly liveTruncated: boolean;
   readonly watermark: number | null;
   readonly late: { readonly total: number; readonly reasons: readonly ReasonCount[] };
   readonly rejected: { readonly total: number; readonly reasons: readonly ReasonCount[] };

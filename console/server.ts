@@ -12,7 +12,7 @@ import { bundlePage, type PageBundle } from './bundle';
 import { openDeployment, type Deployment, type JobResources } from './deployment';
 import { OutputStore } from './outputs';
 import { pipelineSnapshot, type RateSettings } from './pipeline';
-import { openWindows, readProgress } from './state';
+import { liveWindows, openWindows, readProgress } from './state';
 import type { Target } from '../scripts/lib/targets';
 
 export interface ConsoleOptions {
@@ -98,8 +98,8 @@ export async function startConsole(options: ConsoleOptions): Promise<ConsoleServ
 
   async function windows(r: JobResources): Promise<WindowsSnapshot> {
     const now = Date.now();
-    const [open, progress, late, rejected] = await Promise.all([openWindows(deployment, r), readProgress(deployment, r), outputs.reasons(r, 'late'), outputs.reasons(r, 'rejected')]);
-    return { job: r.job.name, now, openWindows: open.count, nextDue: open.next, watermark: progress.watermark, late, rejected };
+    const [open, progress, late, rejected, live] = await Promise.all([openWindows(deployment, r), readProgress(deployment, r), outputs.reasons(r, 'late'), outputs.reasons(r, 'rejected'), liveWindows(deployment, r)]);
+    return { job: r.job.name, now, openWindows: open.count, nextDue: open.next, live: live.windows, liveTruncated: live.truncated, watermark: progress.watermark, late, rejected };
   }
 
   async function api(url: URL): Promise<unknown> {

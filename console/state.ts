@@ -1,10 +1,11 @@
 // What the console reads from a job's DynamoDB state table (layout: functions/contract/table.ts):
 // the progress partition — the watermark the closer acted on and each input shard's mapper
-// progress — and the sparse open-windows index, whose partitions hold one entry per open window
-// with the time it is due to close (`closeAt`).
+// progress — the sparse open-windows index, whose partitions hold one entry per open window
+// with the time it is due to close (`closeAt`), and the newest open windows' values so far.
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { itemPk, openPartitions, parseProgressSk, progressPk, STATE_TABLE } from '../functions/contract/table';
-import type { OpenWindow } from './api';
+import { readLive } from '../scripts/lib/live/read';
+import type { LiveWindow, OpenWindow } from './api';
 import type { Deployment, JobResources } from './deployment';
 
 export interface Progress {
@@ -38,6 +39,22 @@ export async function readProgress(d: Deployment, r: JobResources): Promise<Prog
     else if (sk.kind === 'mapper') shards.push({ shardId: sk.shardId, maxEventTime: num(item.maxEventTime), updatedAt: num(item.updatedAt) });
   }
   return { watermark, shards: shards.sort((a, b) => a.shardId.localeCompare(b.shardId)) };
+}
+
+/** The newest `limit` open windows with their values so far (the reads and rows of `npm run query -- --live`). */
+export async function liveWindows(d: Deployment, r: JobResources, limit = 20): Promise<{ windows: LiveWindow[]; truncated: boolean }> {
+  const read = await readLive(d.dynamo, { job: r.job, table: r.stateTable, limit });
+  const names = Object.keys(r.job.aggregates);
+  const windows = read.rows.map((row) => ({
+    key: row.key,
+    windowStart: Date.parse(row.windowStart),
+    windowEnd: Date.parse(row.windowEnd),
+    eventCount: row.eventCount,
+    version: row.version,
+    state: row.state,
+    values: Object.fromEntries(names.map((name) => [name, row[name]])),
+  }));
+  return { windows, truncated: read.stats.truncated };
 }
 
 /** A window item's keys (itemPk, windowSk; a session item's sort key has no window) → key and window. */

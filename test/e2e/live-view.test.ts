@@ -17,6 +17,8 @@ import { checkRoundTrip, readSentLog, reportText, type SentRecord } from '../../
 import { LIVE_COLUMNS } from '../../scripts/lib/live/rows';
 import { UsageError } from '../../scripts/lib/cli';
 import { resolveTarget, type Target } from '../../scripts/lib/targets';
+import type { WindowsSnapshot } from '../../console/api';
+import { startConsole } from '../../console/server';
 import { runProduce } from '../../scripts/produce';
 import { executeQuery, runQuery } from '../../scripts/query';
 import { PipelineHarness } from '../support/pipeline-harness';
@@ -164,6 +166,32 @@ describe('npm run query -- --live', () => {
     expect(await runQuery(['--live', '--format', 'json'], { stdout: all.stream, stderr: quiet, target })).toBe(0);
     const withoutEmitted = (rows: Record<string, unknown>[]) => rows.map(({ emittedAt: _, ...rest }) => rest);
     expect(withoutEmitted(JSON.parse(all.text()) as Record<string, unknown>[])).toEqual(withoutEmitted((await live()).rows));
+  });
+
+  it("the console's Windows API shows the same current values", async () => {
+    const names = ['ShuffleStream', 'MapperFunction', 'ReducerFunction', 'CloserFunction', 'ResultsDelivery', 'LateDelivery', 'RejectedDelivery'] as const;
+    const full = resolveTarget('local', { endpoint: h.server.endpoint, outputs: outputsFor(Object.fromEntries(names.map((n) => [outputKey(JOB, n), `unused-${n}`]))) });
+    const console_ = await startConsole({ target: full, port: 0, cacheDir: path.join(dir, 'console-cache'), log: () => undefined });
+    try {
+      const response = await fetch(new URL(`/api/windows?job=${JOB}`, console_.url), { headers: { accept: 'application/json' } });
+      expect(response.status).toBe(200);
+      const snapshot = (await response.json()) as WindowsSnapshot;
+      const { rows } = await live('--limit', '20');
+      expect(snapshot.liveTruncated).toBe(false);
+      expect(snapshot.live).toEqual(
+        rows.map((r) => ({
+          key: r.key,
+          windowStart: Date.parse(String(r.windowStart)),
+          windowEnd: Date.parse(String(r.windowEnd)),
+          eventCount: r.eventCount,
+          version: r.version,
+          state: r.state,
+          values: Object.fromEntries(Object.keys((jobs[JOB] as Job).aggregates).map((n) => [n, r[n]])),
+        })),
+      );
+    } finally {
+      await console_.close();
+    }
   });
 
   it('--watch survives a failed read after the first one: reports it and reads again', async () => {

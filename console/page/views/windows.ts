@@ -1,6 +1,6 @@
 // The Windows view: how many windows are open, the next ones due to close (from the state table's
-// open-windows index), and late and rejected records — counts, top reasons, a few samples of each
-// that open the raw record in a dialog.
+// open-windows index), the newest open windows' values so far, and late and rejected records —
+// counts, top reasons, a few samples of each that open the raw record in a dialog.
 import type { RawRecord, ReasonCount, RecordRef, WindowsSnapshot } from '../../api';
 import { duration, fill, getJson, h, int, numberCell, table, time } from '../dom';
 
@@ -63,6 +63,22 @@ export async function openRecord(job: string, ref: RecordRef): Promise<void> {
   }
 }
 
+/** The newest open windows' values so far, one column per aggregate. */
+function liveValues(w: WindowsSnapshot): HTMLElement {
+  const names = Object.keys(w.live[0]?.values ?? {});
+  return h(
+    'section',
+    { 'aria-labelledby': 'live-h' },
+    h('h3', { id: 'live-h' }, 'Current values'),
+    table(
+      `The newest open windows and their values so far, read from the state table (npm run query -- --live)${w.liveTruncated ? `: ${int(w.live.length)} of ${int(w.openWindows)}` : ''}`,
+      ['key', 'window start', 'window end', 'events', 'state', ...names],
+      w.live.map((l) => [h('td', {}, l.key), h('td', {}, time(l.windowStart)), h('td', {}, time(l.windowEnd)), numberCell(l.eventCount), h('td', {}, l.state), ...names.map((n) => numberCell(l.values[n]))]),
+      { id: 'live-values' },
+    ),
+  );
+}
+
 export function renderWindows(main: HTMLElement, w: WindowsSnapshot): void {
   fill(main, 
     h('h2', {}, `Windows: ${w.job}`),
@@ -83,6 +99,7 @@ export function renderWindows(main: HTMLElement, w: WindowsSnapshot): void {
         { id: 'next-due' },
       ),
     ),
+    liveValues(w),
     reasons('late', w.late, w.job),
     reasons('rejected', w.rejected, w.job),
   );
