@@ -78,6 +78,8 @@ export class MapperBatch {
   private readonly sessionGap: number | undefined;
   /** Indices of the aggregates that pre-check their values. */
   private readonly checked: number[];
+  /** The fields the aggregates read: all of a raw event's values that travel to the reducer. */
+  private readonly fields: readonly string[];
   /** The schema compiled to a plain validator (fast-schema.ts); zod runs only when it is unsure. */
   private readonly fastSchema: FastValidator | undefined;
   private readonly cuts: bigint[];
@@ -107,6 +109,7 @@ export class MapperBatch {
     this.aggregates = this.names.map((name) => job.aggregates[name] as AnyAggregate);
     this.sessionGap = job.window.type === 'session' ? job.window.gapMs : undefined;
     this.checked = this.aggregates.flatMap((agg, i) => (agg.check && agg.field !== undefined ? [i] : []));
+    this.fields = [...new Set(this.aggregates.flatMap((agg) => (agg.field === undefined ? [] : [agg.field])))];
     this.fastSchema = fastValidator(job.schema);
     const ends = [...(options.cutAfter ?? [])].map((p) => ({ at: BigInt(p.end), watermark: p.watermark ?? Number.NEGATIVE_INFINITY }));
     ends.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0));
@@ -200,10 +203,24 @@ export class MapperBatch {
 
   private contribution(slot: Slot): WindowContribution {
     if (slot.accs === undefined) {
-      return { start: slot.start, end: slot.end, n: slot.n, raw: { t: slot.rawT, values: slot.rawValues ?? {} } };
+      return { start: slot.start, end: slot.end, n: slot.n, raw: { t: slot.rawT, values: this.aggregatedValues(slot.rawValues) } };
     }
     const accs: Json[] = this.aggregates.map((agg, i) => agg.encode(slot.accs?.[i]));
     return { start: slot.start, end: slot.end, n: slot.n, accs };
+  }
+
+  /**
+   * Only the values the aggregates read (each checked): whatever else `map` returned — a BigInt, a
+   * cycle, a megabyte string — must not fail the shuffle put, which would fail the batch on every retry.
+   */
+  private aggregatedValues(values: MappedValues | undefined): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (values === undefined) return out;
+    for (let i = 0; i < this.fields.length; i++) {
+      const field = this.fields[i] as string;
+      if (values[field] !== undefined) out[field] = values[field];
+    }
+    return out;
   }
 
   private reject(reason: string, seq: string, sub: number, partitionKey: string, raw: Buffer): void {
