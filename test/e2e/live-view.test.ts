@@ -6,7 +6,8 @@
 // together with the closed windows' final rows they cover every window once. After more events the
 // next read shows the new values at a higher version. The live rows' columns are the results view's,
 // and their values those of the update rows Firehose delivers later. Then --watch (including a failed
-// read in between) and the CLI's error cases; last, the open sessions of a `final` session job.
+// read in between), the console's Windows API (the same values) and the CLI's error cases; last, the
+// open sessions of a `final` session job.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
