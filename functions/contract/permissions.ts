@@ -1,5 +1,5 @@
 // What each function's code calls on AWS, as IAM actions: the one list the stack's grants are
-// built from (infra/constructs/riffle-job.ts grants exactly these, nothing more) and the functions'
+// built from (infra/constructs/grants.ts grants exactly these, nothing more) and the functions'
 // port implementations are checked against (test/unit/permissions.test.ts ties each role's list to
 // the protocol's port types and to the SDK commands in functions/; test/e2e/local-iam.test.ts runs
 // every port method of each role on the embedded cloud with only that role's grants).
