@@ -118,15 +118,22 @@ export async function readRecords(s3: S3Client, bucket: string, prefix: string):
 /** The name from before results were Parquet; reads Parquet objects as well (readRecords). */
 export const readJsonLines = readRecords;
 
-/** One row per resultId: the highest version (downstream dedup, docs/DESIGN.md). */
+/**
+ * One row per resultId, as the `results` view keeps it: the greatest job_version, then revision (a
+ * reprocess run over the live rows), then state version, final first (rows without job_version or
+ * revision: 1 and 0).
+ */
 export function latestResults<T extends Record<string, unknown>>(rows: readonly T[]): T[] {
+  const rank = (row: T): number[] => [Number(row.job_version ?? 1), Number(row.revision ?? 0), Number(row.version), row.final === true ? 1 : 0];
+  const better = (a: number[], b: number[]): boolean => {
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return (a[i] as number) > (b[i] as number);
+    return false;
+  };
   const best = new Map<string, T>();
   for (const row of rows) {
     const id = String(row.resultId);
     const seen = best.get(id);
-    if (!seen || Number(row.version) > Number(seen.version) || (Number(row.version) === Number(seen.version) && row.final === true && seen.final !== true)) {
-      best.set(id, row);
-    }
+    if (!seen || better(rank(row), rank(seen))) best.set(id, row);
   }
   return [...best.values()];
 }
