@@ -2,7 +2,8 @@
 // mappings (as Lambda's ListEventSourceMappings answers), the enhanced fan-out consumers, the
 // closer's schedule and the Firehose buffering hints; and an interactive job's mapper and reducer
 // get their records through the push subscription of their consumers (they never poll).
-// One synth and one cloud for both jobs: sensor-averages 'interactive', clickstream its default.
+// One cloud for both jobs: sensor-averages set to 'interactive', trending-hashtags with its default
+// (economy) — synthesized alone like the console test does, so the two suites share that assembly.
 import { DescribeDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
 import { ListStreamConsumersCommand, PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { LambdaClient, ListEventSourceMappingsCommand } from '@aws-sdk/client-lambda';
@@ -17,17 +18,18 @@ import { sensorEvents } from '../support/factories';
 
 jest.setTimeout(240_000);
 
-const JOBS = { 'sensor-averages': LATENCY_PROFILES.interactive, clickstream: LATENCY_PROFILES.economy } as const;
+const JOBS = { 'sensor-averages': LATENCY_PROFILES.interactive, 'trending-hashtags': LATENCY_PROFILES.economy } as const;
 let cloud: LocalCloud;
 const temp: string[] = [];
 const credentials = { accessKeyId: 'test', secretAccessKey: 'test' };
 
 beforeAll(async () => {
-  const assembly = mkdtempSync(path.join(os.tmpdir(), 'riffle-cdk-out-'));
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'riffle-local-'));
-  temp.push(assembly, dataDir);
-  await synth({ outdir: assembly, jobs: Object.keys(JOBS), context: { 'riffle:config.sensor-averages.latency': 'interactive' } });
-  cloud = await startLocalCloud({ port: 0, dataDir, assembly, log: () => undefined, warn: () => undefined, functionLogs: () => undefined });
+  const [interactive, economy, dataDir] = [0, 1, 2].map(() => mkdtempSync(path.join(os.tmpdir(), 'riffle-latency-')));
+  temp.push(interactive!, economy!, dataDir!);
+  await synth({ outdir: interactive, jobs: ['sensor-averages'], context: { 'riffle:config.sensor-averages.latency': 'interactive' } });
+  await synth({ outdir: economy, jobs: ['trending-hashtags'] });
+  cloud = await startLocalCloud({ port: 0, dataDir, assembly: interactive, log: () => undefined, warn: () => undefined, functionLogs: () => undefined });
+  await cloud.deploy({ assembly: economy });
 });
 
 afterAll(async () => {
