@@ -26,13 +26,13 @@ export function managedFlinkPerMillion(smallestAppPerMonth: number, eventsPerSec
   return (smallestAppPerMonth / (eventsPerSec * 3600 * hoursPerMonth)) * 1e6;
 }
 
-export function chartSpec(points: readonly ChartPoint[], references: readonly CostReference[], latencyTargetSec: number): vl.TopLevelSpec {
+export function chartSpec(points: readonly ChartPoint[], references: readonly CostReference[], latencyTargetSec: number, note?: string): vl.TopLevelSpec {
   const rows = points.map((p) => ({ ...p, label: `${p.eventsPerSec.toLocaleString('en-US')}/s${p.source === 'model' ? ' (model)' : ''}` }));
   const x = { field: 'costPerMillionUsd', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'estimated AWS cost per 1,000,000 events (USD, log scale)' };
   const y = { field: 'p95Sec', type: 'quantitative' as const, scale: { type: 'log' as const }, title: 'p95 event → update result (s, log scale)' };
   return {
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: { text: 'Riffle latency profiles: p95 latency vs cost (workload W shape)', subtitle: 'filled: measured on the embedded cloud · hollow: model (rate beyond this machine)' },
+    title: { text: 'Riffle latency profiles: p95 latency vs cost (workload W shape)', subtitle: ['filled: measured on the embedded cloud · hollow: model (the report says why)', ...(note ? [note] : [])] },
     width: 640,
     height: 400,
     background: 'white',
@@ -40,7 +40,7 @@ export function chartSpec(points: readonly ChartPoint[], references: readonly Co
       {
         data: { values: rows },
         mark: { type: 'line', strokeDash: [2, 2], opacity: 0.5 },
-        encoding: { x, y, color: { field: 'profile', type: 'nominal', title: 'profile' }, order: { field: 'eventsPerSec', type: 'quantitative' } },
+        encoding: { x, y, color: { field: 'profile', type: 'nominal', legend: null }, order: { field: 'eventsPerSec', type: 'quantitative' } },
       },
       {
         data: { values: rows },
@@ -48,16 +48,21 @@ export function chartSpec(points: readonly ChartPoint[], references: readonly Co
         encoding: {
           x,
           y,
-          color: { field: 'profile', type: 'nominal' },
-          shape: { field: 'profile', type: 'nominal' },
+          color: { field: 'profile', type: 'nominal', title: 'profile' },
+          shape: { field: 'profile', type: 'nominal', title: 'profile' },
           fill: { condition: { test: "datum.source === 'measured'", field: 'profile', type: 'nominal' }, value: 'white' },
         },
       },
-      {
+      // Labels: the middle rate's below its point, the others above, so neighbours do not overlap.
+      ...[
+        { filter: 'datum.eventsPerSec !== 2780', dy: -8 },
+        { filter: 'datum.eventsPerSec === 2780', dy: 14 },
+      ].map(({ filter, dy }) => ({
         data: { values: rows },
-        mark: { type: 'text', dx: 8, dy: -8, align: 'left', fontSize: 10 },
-        encoding: { x, y, text: { field: 'label', type: 'nominal' }, color: { field: 'profile', type: 'nominal' } },
-      },
+        transform: [{ filter }],
+        mark: { type: 'text' as const, dx: 8, dy, align: 'left' as const, fontSize: 10 },
+        encoding: { x, y, text: { field: 'label', type: 'nominal' as const }, color: { field: 'profile', type: 'nominal' as const, legend: null } },
+      })),
       {
         data: { values: references.map((r) => ({ ...r })) },
         mark: { type: 'rule', strokeDash: [6, 4], color: '#666' },
@@ -83,8 +88,8 @@ export function chartSpec(points: readonly ChartPoint[], references: readonly Co
 }
 
 /** The chart as an SVG document. */
-export async function latencyCostChartSvg(points: readonly ChartPoint[], references: readonly CostReference[], latencyTargetSec = 2): Promise<string> {
-  const compiled = vl.compile(chartSpec(points, references, latencyTargetSec)).spec;
+export async function latencyCostChartSvg(points: readonly ChartPoint[], references: readonly CostReference[], latencyTargetSec = 2, note?: string): Promise<string> {
+  const compiled = vl.compile(chartSpec(points, references, latencyTargetSec, note)).spec;
   // A loader that refuses every URL: the spec carries its data inline, and a chart must not fetch.
   const loader = vega.loader();
   loader.load = () => Promise.reject(new Error('the bench chart loads nothing'));

@@ -134,7 +134,9 @@ export async function benchProfiles(options: {
   };
   const references = chartReferences(options.prices, options.oneUpdatePerEventPerMillion ?? 0.69);
   const chartPoints: ChartPoint[] = points.map((p) => ({ profile: p.profile, eventsPerSec: p.eventsPerSec, costPerMillionUsd: p.cost.perMillionUsd, p95Sec: p.p95Sec, source: p.source }));
-  const svg = await latencyCostChartSvg(chartPoints, references);
+  const loads = points.flatMap((p) => p.loadAverage ?? []);
+  const note = loads.length ? `measured points: ${os.cpus().length} shared cores, 1-min load average ${Math.min(...loads).toFixed(0)}–${Math.max(...loads).toFixed(0)} during the runs` : undefined;
+  const svg = await latencyCostChartSvg(chartPoints, references, 2, note);
   return { seconds, finalDefaultW, points, references, svg };
 }
 
