@@ -218,7 +218,7 @@ export class RiffleJob extends Construct {
     for (const fn of [this.mapper, this.reducer, this.closer]) {
       Validations.of(fn.node.defaultChild as CfnElement).acknowledge({
         id: 'AwsSolutions-L1',
-        reason: 'Node.js 22 is pinned on purpose: the bundle also runs on the embedded local cloud (Node 20+) and LocalStack 4.x; the runtime moves with them, not with the newest Lambda runtime.',
+        reason: 'Node.js 22 is pinned on purpose: the same bundle runs on the embedded local cloud (on the Node 22 binary npm ships, as the template names it) and on LocalStack 4.x, and the project is tested on Node 22; the runtime moves with them, not with the newest Lambda runtime.',
       });
     }
   }
