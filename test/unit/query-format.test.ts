@@ -99,12 +99,12 @@ describe('--athena', () => {
     const columns = resultsSchema({ aggregates: { count: { kind: 'count' }, top: { kind: 'topK' } } });
     const sql = athenaSql({ sql: 'SELECT key FROM results;', sinceMs: day + 2 * H, untilMs: day + 30 * H }, 'riffle_sensor_averages', 'sensor_averages', columns);
     expect(sql).toContain(
-      'results_all AS (SELECT * FROM (SELECT "resultid", "job", "key", "windowstart", "windowend", "count", "top", "final", "version", "eventcount", "emittedat", dt, hour FROM "riffle_sensor_averages"."sensor_averages" ' +
+      'results_all AS (SELECT * FROM (SELECT "resultid", "job", "key", "windowstart", "windowend", "count", "top", "final", "version", "eventcount", "emittedat", "job_version", "revision", dt, hour FROM "riffle_sensor_averages"."sensor_averages" ' +
         'UNION ALL SELECT "resultid", "job", "key", CAST(from_iso8601_timestamp("windowstart") AS timestamp) AS "windowstart", CAST(from_iso8601_timestamp("windowend") AS timestamp) AS "windowend", "count", ' +
-        'CAST(json_parse("top") AS array(row(value varchar,count bigint))) AS "top", "final", "version", "eventcount", CAST(from_iso8601_timestamp("emittedat") AS timestamp) AS "emittedat", dt, hour FROM "riffle_sensor_averages"."sensor_averages_json") ' +
+        'CAST(json_parse("top") AS array(row(value varchar,count bigint))) AS "top", "final", "version", "eventcount", CAST(from_iso8601_timestamp("emittedat") AS timestamp) AS "emittedat", "job_version", "revision", dt, hour FROM "riffle_sensor_averages"."sensor_averages_json") ' +
         "WHERE dt >= '2026-03-04' AND windowstart >= TIMESTAMP '2026-03-04 02:00:00.000' AND dt <= '2026-03-05' AND windowstart < TIMESTAMP '2026-03-05 06:00:00.000')",
     );
-    expect(sql).toContain('PARTITION BY resultid ORDER BY version DESC, final DESC');
+    expect(sql).toContain('PARTITION BY resultid ORDER BY coalesce(job_version, 1) DESC, coalesce(revision, 0) DESC, version DESC, final DESC');
     expect(sql.endsWith('\nSELECT key FROM results')).toBe(true);
   });
 });
