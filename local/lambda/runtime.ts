@@ -310,6 +310,13 @@ export class LambdaRuntime implements Invoker {
     return out;
   }
 
+  /** Process ids of every live execution environment (e.g. to add their memory to the cloud's). */
+  processIds(): number[] {
+    const pids: number[] = [];
+    for (const st of this.functions.values()) for (const env of st.environments) if (!env.dead && env.process.pid !== undefined) pids.push(env.process.pid);
+    return pids;
+  }
+
   /** The last lines the function printed (newest last). */
   logs(functionName: string): readonly string[] {
     const n = this.resolve(functionName);

@@ -178,6 +178,11 @@ test('reserved concurrency caps the pool; extra invocations queue', async () => 
   const s = runtime.stats()['capped'];
   expect(s?.maxConcurrent).toBe(2);
   expect(s?.workers).toBeLessThanOrEqual(2);
+  // Each environment is a process of its own, alive and listed.
+  const pids = runtime.processIds();
+  expect(new Set(pids).size).toBe(pids.length);
+  expect(pids).not.toContain(process.pid);
+  for (const pid of pids) expect(process.kill(pid, 0)).toBe(true);
 });
 
 test('payloads over 6 MB are rejected like Lambda', async () => {
