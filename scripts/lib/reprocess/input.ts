@@ -59,11 +59,25 @@ export async function readShard(
   kinesis: KinesisClient,
   stream: string,
   shardId: string,
-  options: { start: StartPosition; end?: string; resumeAfter?: string; onPage: (records: InputRecord[]) => void | Promise<void> },
+  options: {
+    start: StartPosition;
+    end?: string;
+    resumeAfter?: string;
+    onPage: (records: InputRecord[]) => void | Promise<void>;
+    /**
+     * Least time between two GetRecords calls: a shard serves 5 per second to all its consumers
+     * together, and the live mapper is one of them.
+     */
+    minIntervalMs?: number;
+  },
 ): Promise<string | undefined> {
   let last = options.resumeAfter;
   let iterator = await iteratorFor(kinesis, stream, shardId, options.start, options.resumeAfter);
+  let previous = 0;
   while (iterator) {
+    const wait = previous + (options.minIntervalMs ?? 0) - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    previous = Date.now();
     const page = await kinesis.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: 10_000 }));
     const records = (page.Records ?? []).map((r) => toInput(shardId, r));
     const kept = options.end === undefined ? records : records.filter((r) => compareSequenceNumbers(r.sequenceNumber, options.end as string) <= 0);
