@@ -111,7 +111,7 @@ describe('embedded local cloud, deployed from cdk.out', () => {
       cloud.faults.throwOn(name('MapperFunction'), { invocation: Array.from({ length: 11 }, (_, i) => i + 1), message: 'injected: always failing' });
       const [poison, ...rest] = EVENTS.slice(0, 200);
       await cloud.clients.kinesis.send(new PutRecordsCommand({ StreamName: name('InputStream'), Records: [{ PartitionKey: 'poison', Data: Buffer.from(JSON.stringify(poison)) }] }));
-      await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 500 });
+      await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 1_500 }); // longer than a caught-up shard's 1 s poll
       const s3 = new S3Client({ endpoint: cloud.endpoint, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
       try {
         const failed = await listObjects(s3, name('Bucket'), 'aws/lambda/');
