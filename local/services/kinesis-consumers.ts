@@ -3,7 +3,8 @@
 // subscriptions. A subscription is told when PutRecord(s) has stored records on its stream, after
 // AWS's documented propagation delay (~70 ms), the way SubscribeToShard pushes records to a
 // consumer — the local event source mapping on a consumer ARN reads on that signal instead of
-// polling. SubscribeToShard itself (an HTTP/2 event stream) is not served to SDK clients.
+// polling. Records stored while a push is on its way go with it (so a record waits 0–70 ms: one
+// read per propagation delay per stream, not one per PutRecord). SubscribeToShard itself (an HTTP/2 event stream) is not served to SDK clients.
 // Consumers live in memory: the deployer registers a template's consumers again at every start.
 import { jsonError, jsonResponse } from './http';
 import type { ServiceResponse } from './http';
@@ -31,6 +32,8 @@ export function streamNameOf(nameOrArn: string): string {
 export class StreamConsumers {
   private readonly consumers = new Map<string, Consumer>();
   private readonly listeners = new Map<string, Set<() => void>>();
+  /** Streams with a push on its way: records stored meanwhile ride along (one read per delay, not per PutRecord). */
+  private readonly pending = new Set<string>();
 
   /** Calls `listener` ~70 ms after records are stored on `stream` (name or ARN); returns the unsubscribe. */
   subscribe(stream: string, listener: () => void): () => void {
@@ -44,9 +47,12 @@ export class StreamConsumers {
   /** PutRecord(s) stored records on `stream`: push to its subscriptions. */
   stored(stream: string | undefined): void {
     if (stream === undefined) return;
-    const set = this.listeners.get(streamNameOf(stream));
-    if (!set || set.size === 0) return;
+    const name = streamNameOf(stream);
+    const set = this.listeners.get(name);
+    if (!set || set.size === 0 || this.pending.has(name)) return;
+    this.pending.add(name);
     const timer = setTimeout(() => {
+      this.pending.delete(name);
       for (const listener of [...set]) listener();
     }, PUSH_PROPAGATION_MS);
     timer.unref();
