@@ -62,7 +62,7 @@ export function replayOptions(parsed: Parsed): ReplayOptions & { target: string;
 export function summaryText(s: ReplaySummary): string {
   return (
     `replay: ${s.failureRecords} failure record(s), ${s.ranges} range(s), ${s.batches} batch(es) sent, ${s.records} records, ` +
-    `${s.partials} partials re-emitted, ${s.gapsClosed} gap(s) closed, ${s.nothingToDo} already done` +
+    `${s.partials} partials re-emitted, ${s.gapsClosed} gap(s) closed, ${s.nothingToDo} already done, ${s.failureRecordsRemoved} failure record(s) removed` +
     (s.problems.length ? `\n${s.problems.length} problem(s):\n${s.problems.map((p) => `  - ${p}`).join('\n')}` : '')
   );
 }

@@ -6,7 +6,7 @@
 // a second replay changes nothing.
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { parseProgressItems, openGaps } from '../../functions/core/progress';
 import { StateStore } from '../../functions/commons/state-store';
 import { outputKey, stackName } from '../../infra/outputs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { latestResults, listObjects, readJsonLines } from '../../scripts/lib/output-reader';
+import { getObjectBytes, latestResults, listObjects, readJsonLines } from '../../scripts/lib/output-reader';
 import { synth } from '../../scripts/lib/synth';
 import { resolveTarget } from '../../scripts/lib/targets';
 import { replayMain } from '../../scripts/replay';
@@ -89,8 +89,11 @@ it('batches skipped after a partial application are replayed exactly once; repla
   await cloud.waitForIdle({ timeoutMs: 60_000, settleMs: 2_500 });
   cloud.faults.clear();
   const s3 = new S3Client({ endpoint: cloud.endpoint, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
+  let failureRecords: { key: string; body: Buffer }[];
   try {
-    expect((await listObjects(s3, name('Bucket'), 'aws/lambda/')).length).toBe(SKIPPED.length);
+    const objects = await listObjects(s3, name('Bucket'), 'aws/lambda/');
+    expect(objects.length).toBe(SKIPPED.length);
+    failureRecords = await Promise.all(objects.map(async (o) => ({ key: o.key, body: await getObjectBytes(s3, name('Bucket'), o.key) })));
   } finally {
     s3.destroy();
   }
@@ -104,12 +107,15 @@ it('batches skipped after a partial application are replayed exactly once; repla
   const first = await replay();
   expect(first.code).toBe(0);
   expect(first.out).toMatch(new RegExp(`${SKIPPED.length} failure record\\(s\\), ${SKIPPED.length} range\\(s\\), ${SKIPPED.length} batch\\(es\\) sent, ${SKIPPED.length} records`));
+  expect(first.out).toMatch(/1 failure record\(s\) removed/);
   expect(await gaps()).toEqual([]);
   const after = await results();
   expect(diffSensorResults(after, expectedSensorAverages(EVENTS))).toEqual([]);
 
+  // The failure record is consumed; put it back, as a second run over the same record would see it.
+  await cloud.clients.s3.send(new PutObjectCommand({ Bucket: name('Bucket'), Key: failureRecords[0]!.key, Body: failureRecords[0]!.body }));
   const second = await replay();
   expect(second.code).toBe(0);
-  expect(second.out).toMatch(/0 batch\(es\) sent, 0 records, 0 partials re-emitted, 0 gap\(s\) closed, 1 already done/);
+  expect(second.out).toMatch(/1 failure record\(s\), 1 range\(s\), 0 batch\(es\) sent, 0 records, 0 partials re-emitted, 0 gap\(s\) closed, 1 already done, 1 failure record\(s\) removed/);
   expect(diffSensorResults(await results(), expectedSensorAverages(EVENTS))).toEqual([]);
 });

@@ -4,7 +4,7 @@
 // and makes the command exit non-zero.
 import { KinesisClient } from '@aws-sdk/client-kinesis';
 import { LambdaClient } from '@aws-sdk/client-lambda';
-import { S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { StateStore } from '../../../functions/commons/state-store';
@@ -33,6 +33,8 @@ export interface ReplaySummary {
   /** Ranges the mapper found nothing to do for (already replayed, or processed). */
   nothingToDo: number;
   openGapsBefore: number;
+  /** Failure records removed once their range was applied (so an old one is never replayed after its gap is forgotten). */
+  failureRecordsRemoved: number;
   problems: string[];
 }
 
@@ -48,7 +50,7 @@ export async function runReplay(target: Target, options: ReplayOptions, log: (li
   const kinesis = new KinesisClient(config);
   const lambda = new LambdaClient(config);
   const name = (key: Parameters<typeof jobOutput>[2]) => jobOutput(target, options.job, key);
-  const summary: ReplaySummary = { failureRecords: 0, ranges: 0, batches: 0, records: 0, partials: 0, shuffleRecords: 0, gapsClosed: 0, nothingToDo: 0, openGapsBefore: 0, problems: [] };
+  const summary: ReplaySummary = { failureRecords: 0, ranges: 0, batches: 0, records: 0, partials: 0, shuffleRecords: 0, gapsClosed: 0, nothingToDo: 0, openGapsBefore: 0, failureRecordsRemoved: 0, problems: [] };
   try {
     const store = new StateStore(doc, name('StateTable'));
     if (options.abandon) {
@@ -89,10 +91,12 @@ export async function runReplay(target: Target, options: ReplayOptions, log: (li
       const parts = chunks(records);
       log(`[${i + 1}/${plan.ranges.length}] ${describe(range)}: ${records.length} records in ${parts.length} batch(es), from ${range.source}${options.dryRun ? ' (dry run: not sent)' : ''}`);
       if (options.dryRun) continue;
+      let done = true;
       for (const part of parts) {
         const answer = await invokeReplay(lambda, mapper, replayEvent(part, request, streamArn, target.region ?? 'us-east-1'));
         if (answer.outcome === 'refused') {
           summary.problems.push(`${describe(range)}: the mapper refused: ${answer.reason ?? 'no reason given'}`);
+          done = false;
           break;
         }
         if (answer.outcome === 'nothing') {
@@ -106,6 +110,12 @@ export async function runReplay(target: Target, options: ReplayOptions, log: (li
         summary.shuffleRecords += answer.shuffleRecords;
         if (answer.gapClosed) summary.gapsClosed++;
         log(`  ${part[0]?.sequenceNumber}..${part[part.length - 1]?.sequenceNumber}: ${answer.records} records, ${answer.partials} partials re-emitted${answer.gapClosed ? ', gap closed' : ''}`);
+      }
+      // Applied (or found applied): the failure record is consumed. The shard's item keeps only the
+      // last closed gaps, so an old record replayed again after its gap was forgotten would count twice.
+      if (done && range.fromFailureRecord) {
+        await s3.send(new DeleteObjectCommand({ Bucket: name('Bucket'), Key: range.source }));
+        summary.failureRecordsRemoved++;
       }
     }
     return summary;
