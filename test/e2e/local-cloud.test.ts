@@ -26,8 +26,9 @@ const temp: string[] = [];
 beforeAll(async () => {
   assembly = mkdtempSync(path.join(os.tmpdir(), 'riffle-cdk-out-'));
   temp.push(assembly);
-  // Finite retries (the default is unlimited): the last case needs its batch to reach the on-failure destination.
-  await synth({ outdir: assembly, jobs: [JOB], context: { 'riffle:config.sensor-averages.retryAttempts': 10 } });
+  // Finite retries (the default is unlimited): the last case needs its batch to reach the on-failure
+  // destination. The same synth as test/e2e/replay.test.ts (one cached assembly for both).
+  await synth({ outdir: assembly, jobs: [JOB], context: { 'riffle:config.sensor-averages.retryAttempts': 1 } });
 });
 
 afterAll(() => {
@@ -106,9 +107,9 @@ describe('embedded local cloud, deployed from cdk.out', () => {
 
   it('a batch that exhausts its retries goes to the S3 on-failure destination, and the shard moves on', async () => {
     await withCloud(async (cloud, name) => {
-      // The template's mapper mapping: 10 retries, bisect on error. Fail every attempt at the
-      // first record (1 + 10 retries), then let the rest through.
-      cloud.faults.throwOn(name('MapperFunction'), { invocation: Array.from({ length: 11 }, (_, i) => i + 1), message: 'injected: always failing' });
+      // The mapper mapping as synthesized here: 1 retry, bisect on error. Fail every attempt at the
+      // first record (1 + 1 retry), then let the rest through.
+      cloud.faults.throwOn(name('MapperFunction'), { invocation: [1, 2], message: 'injected: always failing' });
       const [poison, ...rest] = EVENTS.slice(0, 200);
       await cloud.clients.kinesis.send(new PutRecordsCommand({ StreamName: name('InputStream'), Records: [{ PartitionKey: 'poison', Data: Buffer.from(JSON.stringify(poison)) }] }));
       await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 1_500 }); // longer than a caught-up shard's 1 s poll
@@ -121,7 +122,7 @@ describe('embedded local cloud, deployed from cdk.out', () => {
           requestContext: { condition: string; approximateInvokeCount: number };
           KinesisBatchInfo: { batchSize: number; streamArn: string };
         };
-        expect(record.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 11 });
+        expect(record.requestContext).toMatchObject({ condition: 'RetryAttemptsExhausted', approximateInvokeCount: 2 });
         expect(record.KinesisBatchInfo.batchSize).toBe(1);
         // The shard is not stuck: what comes next is processed.
         await produceEvents(cloud, name('InputStream'), rest);
