@@ -1,5 +1,8 @@
 // `npm run replay`: its arguments (errors that say what to do), the failure records it reads
 // (AWS's Kinesis format), and the plan it makes from them and the open gaps — before anything is sent.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { parseCommand, UsageError } from '../../scripts/lib/cli';
 import { isFunction, parseFailureRecord } from '../../scripts/lib/replay/failures';
 import { planReplayRun } from '../../scripts/lib/replay/plan';
@@ -8,6 +11,30 @@ import { replayOptions, replaySpec } from '../../scripts/replay';
 import type { MapperProgress } from '../../functions/core/progress';
 
 const options = (argv: string[]) => replayOptions(parseCommand(replaySpec, argv));
+
+jest.setTimeout(60_000);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = path.resolve(__dirname, '../..');
+  try {
+    const { stdout, stderr } = await promisify(execFile)(path.join(root, 'node_modules', '.bin', 'tsx'), ['scripts/replay.ts', ...args], { cwd: root, env: { ...process.env, NODE_NO_WARNINGS: '1' } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+describe('the command', () => {
+  it('--help prints the usage and exits 0; a usage error exits 2 with what to do and no stack trace', async () => {
+    const help = await cli(['--help']);
+    expect(help).toMatchObject({ code: 0, stdout: expect.stringContaining('Usage: npm run replay -- --job J') });
+    const bad = await cli(['--job', 'sensor-averages', '--from-seq', '12']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--from-seq and --to-seq go together');
+    expect(bad.stderr).not.toMatch(/\n\s+at /);
+  });
+});
 
 describe('arguments', () => {
   it.each([

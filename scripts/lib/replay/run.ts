@@ -79,7 +79,13 @@ export async function runReplay(target: Target, options: ReplayOptions, log: (li
     const streamArn = `arn:aws:kinesis:${target.region ?? 'us-east-1'}:000000000000:stream/${stream}`;
     const mapper = name('MapperFunction');
     for (const [i, range] of plan.ranges.entries()) {
-      const records = await readRange(kinesis, stream, range.shardId, range);
+      let records: Awaited<ReturnType<typeof readRange>>;
+      try {
+        records = await readRange(kinesis, stream, range.shardId, range);
+      } catch (error) {
+        summary.problems.push(`${describe(range)}: could not read it from ${stream} (${(error as Error).message}); if its records are past retention, --abandon-gap the gap`);
+        continue;
+      }
       const head = records[0];
       if (!head || (range.first !== undefined && head.sequenceNumber !== range.first) || records[records.length - 1]?.sequenceNumber !== range.last) {
         summary.problems.push(
