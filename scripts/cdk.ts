@@ -128,7 +128,6 @@ async function main(argv: readonly string[]): Promise<void> {
       console.error(`deploy: ${(error as Error).message}`);
       process.exit(1);
     }
-    check.notes.forEach((note) => console.log(note));
     if (check.refused.length > 0) {
       console.error(`deploy refused:\n  ${check.refused.join('\n  ')}`);
       process.exit(1);

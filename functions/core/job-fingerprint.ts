@@ -2,16 +2,15 @@
 // window, allowed lateness, out-of-orderness, the aggregates with their parameters, the source text
 // of eventTime and map, and the schema — computed at synth and recorded in the deployed stack (one
 // output per job). A deploy compares the deployed fingerprint with the new one (evolutionVerdict):
-// a change without a `version` bump would fold new-definition contributions into old-definition
-// state (or decode accumulators of other aggregates), so it is refused with what changed and what
-// to do. Pure: no AWS, no CDK.
+// a changed definition would fold new-definition contributions into old-definition state (or
+// decode accumulators of other aggregates), so it is refused with what changed and what to do. Pure: no AWS, no CDK.
 //
 // Aggregate parameters are mostly closure-captured (quantile's q, topK's k), so an aggregate is
 // described by its declared properties and by a probe: the encoded state and result after a fixed
 // series of values. Two aggregates that answer the probe identically with the same kind, field and
 // bounds compute the same thing for every practical purpose. Function source text is what the
 // synth process sees (esbuild's output): a pure reformatting can change it, which errs on the safe
-// side (a bump that was not needed).
+// side (a refusal that was not needed).
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { formatDuration } from './duration';
@@ -141,65 +140,50 @@ export function fingerprintChanges(before: JobFingerprint, after: JobFingerprint
 export type EvolutionVerdict =
   /** First deploy of the job, or nothing state-relevant changed (version may still have been bumped). */
   | { readonly kind: 'new' | 'unchanged' }
-  /** Changed with a bump: the new version starts on its own state. */
-  | { readonly kind: 'bumped'; readonly changes: readonly string[]; readonly from: number; readonly to: number; readonly message: string }
-  /** Changed without a bump (or the version went down): the deploy must not go ahead. */
+  /** The definition changed (bumped or not), or the version went down: the deploy must not go ahead. */
   | { readonly kind: 'refused'; readonly changes: readonly string[]; readonly message: string };
 
 export interface VerdictContext {
   readonly job: string;
-  /** How to reprocess what the old version left open, e.g. "npm run reprocess -- --job J --from T1 --to T2". */
+  /** How to reprocess with the new definition, e.g. "npm run reprocess -- --job J --from T1 --to T2". */
   readonly reprocessHint?: string;
 }
 
-/** Whether deploying `next` over a stack that recorded `deployed` may go ahead, and what to tell the user. */
+/**
+ * Whether deploying `next` over a stack that recorded `deployed` may go ahead, and what to tell the
+ * user. Any state-relevant change is refused, with or without a `version` bump: state items and
+ * shuffle records carry no version, so a changed definition running over the old state would fold
+ * new-definition contributions into old accumulators — a silent change of results. The way to
+ * deploy a change is a new job (its own state and results), which the message spells out.
+ */
 export function evolutionVerdict(deployed: JobFingerprint | undefined, next: JobFingerprint, context: VerdictContext): EvolutionVerdict {
   if (!deployed) return { kind: 'new' };
   const changes = fingerprintChanges(deployed, next);
   const file = `jobs/${context.job}.ts`;
-  const reprocess = context.reprocessHint ?? `npm run reprocess -- --job ${context.job} --from <start of the oldest open window> --to <now>`;
+  const reprocess = context.reprocessHint ?? `npm run reprocess -- --job ${context.job} --from <start> --to <end>`;
   if (next.version < deployed.version) {
     return {
       kind: 'refused',
       changes,
-      message: `job '${context.job}': version ${next.version} is lower than the deployed version ${deployed.version}; a job's version only goes up (set version: ${deployed.version + (changes.length > 0 ? 1 : 0)} in ${file})`,
+      message: `job '${context.job}': version ${next.version} is lower than the deployed version ${deployed.version}; a job's version only goes up (set version: ${deployed.version} in ${file})`,
     };
   }
   if (changes.length === 0) return { kind: 'unchanged' };
-  if (next.version === deployed.version) {
-    return {
-      kind: 'refused',
-      changes,
-      message:
-        `job '${context.job}' changed (${changes.join(', ')}) but its version is still ${deployed.version}: the deployed state was built by the old definition and cannot be mixed with the new one. ` +
-        `Set version: ${deployed.version + 1} in ${file} and deploy again; the new version starts on its own state at the next window boundary, ` +
-        `then complete the windows the old version left open with: ${reprocess}`,
-    };
-  }
+  const successor = `${context.job}-v${deployed.version + 1}`;
   return {
-    kind: 'bumped',
+    kind: 'refused',
     changes,
-    from: deployed.version,
-    to: next.version,
     message:
-      `job '${context.job}' version ${deployed.version} → ${next.version} (${changes.join(', ')}): the new version keeps its own state from the next window boundary; ` +
-      `windows the old version left open are completed with: ${reprocess}`,
+      `job '${context.job}' changed (${changes.join(', ')}): a deployed job's definition cannot change in place — its open windows hold state built by the old definition, and mixing the two would silently change results. ` +
+      `Deploy the change as a new job: copy ${file} to jobs/${successor}.ts (name: '${successor}', version: ${deployed.version + 1}), restore ${file}, add '${successor}' to riffle:jobs and deploy — ` +
+      `the new job has its own state and results, and its mapper starts at the oldest record the input stream retains; remove '${context.job}' from riffle:jobs once the new job has caught up. ` +
+      `To recompute '${context.job}''s past windows with the changed definition without deploying it, run: ${reprocess}`,
   };
 }
 
-/**
- * Whether the deployers let a verdict through. A bump is refused as well for now: the functions do
- * not yet keep a new version's state apart from the old one's (state keys and shuffle records carry
- * no version), so running it over the old state would mix them. Until they do, a changed job is
- * deployed under a new name (its own state) or after the old one has drained.
- */
-export const VERSIONED_STATE = false;
-
+/** One message per job whose deploy must not go ahead. */
 export interface DeployCheck {
-  /** One message per job whose deploy must not go ahead. */
   readonly refused: string[];
-  /** What the deploy changes (version bumps that go ahead). */
-  readonly notes: string[];
 }
 
 /** Fingerprints recorded in a stack's outputs, by job. */
@@ -215,20 +199,10 @@ export function fingerprintsIn(outputs: Readonly<Record<string, string>> | undef
 
 /** Compare what is deployed with what is about to be, job by job (jobs only on one side are new or left alone). */
 export function checkDeploy(deployed: ReadonlyMap<string, JobFingerprint>, next: ReadonlyMap<string, JobFingerprint>, reprocessHint?: (job: string) => string): DeployCheck {
-  const check: DeployCheck = { refused: [], notes: [] };
+  const check: DeployCheck = { refused: [] };
   for (const [job, fingerprint] of next) {
     const verdict = evolutionVerdict(deployed.get(job), fingerprint, { job, ...(reprocessHint ? { reprocessHint: reprocessHint(job) } : {}) });
     if (verdict.kind === 'refused') check.refused.push(verdict.message);
-    else if (verdict.kind === 'bumped') {
-      if (VERSIONED_STATE) check.notes.push(verdict.message);
-      else {
-        check.refused.push(
-          `job '${job}' version ${verdict.from} → ${verdict.to} (${verdict.changes.join(', ')}): deploying a new version over a running job's state is not supported yet (its state would mix with the old version's). ` +
-            `Either deploy the changed definition as a new job (copy jobs/${job}.ts to a new name: its own state and results) and fill its history with npm run reprocess, ` +
-            `or let the old version close its windows (stop the producers, wait for the last window to close), destroy the stack's state and deploy again`,
-        );
-      }
-    }
   }
   return check;
 }

@@ -128,7 +128,6 @@ function checkJobEvolution(stacks: readonly StackArtifact[], deployed: Record<st
     for (const [job, f] of fingerprintsIn(literal)) after.set(job, f);
   }
   const check = checkDeploy(before, after);
-  check.notes.forEach((note) => log(note));
   if (check.refused.length > 0) throw new JobEvolutionError(`deploy refused:\n  ${check.refused.join('\n  ')}`);
 }
 

@@ -76,20 +76,20 @@ afterAll(async () => {
 });
 
 describe.each(CHANGES)('%s', (_what, change, named) => {
-  test('is refused without a version bump: what changed, bump the version, then reprocess', async () => {
+  test('is refused without a version bump: what changed, deploy it as a new job, or reprocess', async () => {
     const before = JSON.stringify(cloud.outputs);
     const attempt = cloud.deploy({ assembly: assemblyFor(defineJob({ ...base, ...change })) });
     await expect(attempt).rejects.toThrow(JobEvolutionError);
     const message = await attempt.catch((e: Error) => e.message);
-    expect(message).toContain(`job '${JOB}' changed (${named}) but its version is still 1`);
-    expect(message).toContain(`Set version: 2 in jobs/${JOB}.ts`);
+    expect(message).toContain(`job '${JOB}' changed (${named}): a deployed job's definition cannot change in place`);
+    expect(message).toContain(`copy jobs/${JOB}.ts to jobs/${JOB}-v2.ts`);
     expect(message).toContain(`npm run reprocess -- --job ${JOB}`);
     expect(JSON.stringify(cloud.outputs)).toBe(before);
   });
 
-  test('with a bump it is refused too while state is not versioned, saying how to deploy it instead', async () => {
+  test('with a version bump it is refused too (state carries no version), saying how to deploy it instead', async () => {
     const attempt = cloud.deploy({ assembly: assemblyFor(defineJob({ ...base, ...change, version: 2 })) });
-    await expect(attempt).rejects.toThrow(`job '${JOB}' version 1 → 2 (${named}): deploying a new version over a running job's state is not supported yet`);
+    await expect(attempt).rejects.toThrow(`job '${JOB}' changed (${named}): a deployed job's definition cannot change in place`);
   });
 });
 

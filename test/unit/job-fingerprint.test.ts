@@ -39,16 +39,17 @@ describe.each(CHANGES)('%s', (_what, change, named) => {
     expect(verdict.kind).toBe('refused');
     if (verdict.kind !== 'refused') return;
     expect(verdict.changes).toEqual(named);
-    expect(verdict.message).toContain('version: 2 in jobs/evolving.ts');
+    expect(verdict.message).toContain("copy jobs/evolving.ts to jobs/evolving-v2.ts (name: 'evolving-v2', version: 2)");
     expect(verdict.message).toContain('npm run reprocess -- --job evolving');
   });
 
-  test('with a bump the verdict is a new version; the deployers refuse it while state is not versioned', () => {
+  test('with a bump it is refused too (state carries no version), with the same way out', () => {
     const verdict = evolutionVerdict(v1, changed(2), { job: 'evolving' });
-    expect(verdict).toMatchObject({ kind: 'bumped', from: 1, to: 2, changes: named });
+    expect(verdict).toMatchObject({ kind: 'refused', changes: named });
     const check = checkDeploy(new Map([['evolving', v1]]), new Map([['evolving', changed(2)]]));
     expect(check.refused).toHaveLength(1);
-    expect(check.refused[0]).toContain('new job');
+    expect(check.refused[0]).toContain('cannot change in place');
+    expect(check.refused[0]).toContain("add 'evolving-v2' to riffle:jobs");
   });
 });
 
@@ -56,7 +57,7 @@ test('an unchanged definition (a fresh object, same code) deploys; so does a fir
   expect(jobFingerprint(defineJob({ ...base })).hash).toBe(v1.hash);
   expect(evolutionVerdict(v1, jobFingerprint(defineJob({ ...base })), { job: 'evolving' }).kind).toBe('unchanged');
   expect(evolutionVerdict(undefined, v1, { job: 'evolving' }).kind).toBe('new');
-  expect(checkDeploy(new Map([['evolving', v1]]), new Map([['evolving', v1]]))).toEqual({ refused: [], notes: [] });
+  expect(checkDeploy(new Map([['evolving', v1]]), new Map([['evolving', v1]]))).toEqual({ refused: [] });
 });
 
 test('what does not touch state (emit mode, samples, idle timeout) leaves the fingerprint alone', () => {
@@ -95,10 +96,10 @@ describe('npm run deploy (scripts/cdk.ts): the check before cdk deploy', () => {
   test('the jobs of -c riffle:jobs against what the stack recorded: unchanged passes, a change is refused, a new stack is new', async () => {
     const args = ['-c', 'riffle:jobs=sensor-averages'];
     expect(selectedJobs(args)).toEqual(['sensor-averages']);
-    expect(await deployEvolutionCheck(args, recorded(jobFingerprint(sensors)))).toEqual({ refused: [], notes: [] });
+    expect(await deployEvolutionCheck(args, recorded(jobFingerprint(sensors)))).toEqual({ refused: [] });
     const older = { ...jobFingerprint(sensors), parts: { ...jobFingerprint(sensors).parts, window: '00000000' } };
     const check = await deployEvolutionCheck(args, recorded(older));
-    expect(check.refused).toEqual([expect.stringContaining("job 'sensor-averages' changed (window) but its version is still 1")]);
-    expect(await deployEvolutionCheck(args, async () => undefined)).toEqual({ refused: [], notes: [] });
+    expect(check.refused).toEqual([expect.stringContaining("job 'sensor-averages' changed (window): a deployed job's definition cannot change in place")]);
+    expect(await deployEvolutionCheck(args, async () => undefined)).toEqual({ refused: [] });
   });
 });
