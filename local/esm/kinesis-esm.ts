@@ -85,7 +85,7 @@ export interface EsmDeps {
   /** Pause between GetRecords calls on a caught-up shard (Lambda: ~1 s). Default 1,000 ms. */
   readonly idlePollMs?: number;
   /** Push subscriptions of the local Kinesis (enhanced fan-out); without them a consumer mapping polls. */
-  readonly subscriptions?: { subscribe(stream: string, listener: () => void): () => void };
+  readonly subscriptions?: { subscribe(stream: string, listener: () => void): () => void; watch?(stream: string, listener: () => void): () => void };
   /** How often ListShards looks for new shards. Default 5 s. */
   readonly shardRefreshMs?: number;
   /** Delay before retry n (1-based) of a failed batch. Default 100 ms doubling to 2 s. */
@@ -189,6 +189,7 @@ export class KinesisEventSourceMapping {
   private originIsNew = false;
   private refreshTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
+  private unwatch: (() => void) | undefined;
   /** Push notifications received (enhanced fan-out mappings). */
   pushes = 0;
   /** Lanes invoke what they hold without waiting out MaximumBatchingWindowInSeconds (see cutBatchingWindows). */
@@ -239,6 +240,11 @@ export class KinesisEventSourceMapping {
         });
       } else this.log(`${this.config.consumerArn}: no push subscriptions on this Kinesis; polling instead`);
     }
+    // Every mapping (polling ones too) learns at once that records were stored, so a reader asleep
+    // between polls is not taken for caught up (isIdle) while new records wait on its shard.
+    this.unwatch = this.deps.subscriptions?.watch?.(this.config.streamName, () => {
+      for (const reader of this.readers.values()) reader.stored();
+    });
     this.checkpoints.originMs();
     await this.refreshShards();
     const every = this.deps.shardRefreshMs ?? 5000;
@@ -253,6 +259,7 @@ export class KinesisEventSourceMapping {
   async stop(): Promise<void> {
     this.stopping = true;
     this.unsubscribe?.();
+    this.unwatch?.();
     if (this.refreshTimer) clearInterval(this.refreshTimer);
     this.wake.notify();
     this.abort.abort();
@@ -273,7 +280,11 @@ export class KinesisEventSourceMapping {
    */
   cutBatchingWindows(on: boolean): void {
     this.windowsCut = on;
-    if (on) for (const reader of this.readers.values()) reader.wakeLanes();
+    if (!on) return;
+    for (const reader of this.readers.values()) {
+      reader.wakeLanes();
+      reader.wakePoll();
+    }
   }
 
   get isStopping(): boolean {
@@ -535,6 +546,10 @@ class ShardReader {
   /** Enhanced fan-out: a push arrived since the last GetRecords began. */
   private pushPending = false;
   private readonly pushWake = new Signal();
+  /** Records stored on the stream (any shard) since reader start: a read that began before a store may not have seen it. */
+  private storedCount = 0;
+  /** Ends a polling reader's pause between reads early (bounded input: waitForIdle). */
+  private readonly pollWake = new Signal();
   private buffered = 0;
   private bufferedBytes = 0;
   private readonly readAheadBytes: number;
@@ -578,6 +593,17 @@ class ShardReader {
     });
   }
 
+  /** Records were stored on the stream: until a read that started after this comes back empty, the reader is not caught up. */
+  stored(): void {
+    this.storedCount += 1;
+    this.caughtUp = false;
+    if (this.esm.windowsCut) this.pollWake.notify();
+  }
+
+  wakePoll(): void {
+    this.pollWake.notify();
+  }
+
   /** The local Kinesis pushed: records were stored on the stream. */
   pushed(): void {
     this.pushPending = true;
@@ -590,6 +616,7 @@ class ShardReader {
 
   async stop(): Promise<void> {
     this.pushWake.notify();
+    this.pollWake.notify();
     this.fetchWake.notify();
     for (const l of this.lanes) l.wake.notify();
     await Promise.all(this.loops);
@@ -688,6 +715,7 @@ class ShardReader {
           continue;
         }
         this.pushPending = false;
+        const storedBeforeRead = this.storedCount;
         const out = await this.deps.kinesis.send(
           new GetRecordsCommand({ ShardIterator: iterator, Limit: Math.min(MAX_SHARD_READ, this.readAhead - this.buffered) }),
           { abortSignal: esm.abortSignal },
@@ -721,11 +749,15 @@ class ShardReader {
         }
         iterator = out.NextShardIterator;
         if (records.length === 0) {
-          this.caughtUp = true;
+          // Caught up only if nothing was stored while this read was on its way (it may have missed it).
+          this.caughtUp = this.storedCount === storedBeforeRead;
           if (esm.pushed) {
             // No timer: the next read is the push of the next stored records (or stop).
             if (!this.pushPending && !esm.isStopping) await this.pushWake.wait();
-          } else await esm.sleep(this.deps.idlePollMs ?? 1000);
+          } else if (!(esm.windowsCut && !this.caughtUp) && !esm.isStopping) {
+            // AWS's pace for a caught-up shard; a bounded input (windows cut) reads stored records at once.
+            await this.pollWake.wait(this.deps.idlePollMs ?? 1000);
+          }
         }
       } catch (e) {
         if (esm.isStopping) break;

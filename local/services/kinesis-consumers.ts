@@ -32,6 +32,7 @@ export function streamNameOf(nameOrArn: string): string {
 export class StreamConsumers {
   private readonly consumers = new Map<string, Consumer>();
   private readonly listeners = new Map<string, Set<() => void>>();
+  private readonly watchers = new Map<string, Set<() => void>>();
   /** Streams with a push on its way: records stored meanwhile ride along (one read per delay, not per PutRecord). */
   private readonly pending = new Set<string>();
 
@@ -44,10 +45,24 @@ export class StreamConsumers {
     return () => set.delete(listener);
   }
 
-  /** PutRecord(s) stored records on `stream`: push to its subscriptions. */
+  /**
+   * Calls `listener` synchronously whenever records are stored on `stream` — not a push: polling
+   * mappings use it only to know that the tip of the shard moved since their last empty read, so
+   * "idle" (LocalCloud.waitForIdle) never holds while stored records wait for the next poll.
+   */
+  watch(stream: string, listener: () => void): () => void {
+    const name = streamNameOf(stream);
+    let set = this.watchers.get(name);
+    if (!set) this.watchers.set(name, (set = new Set()));
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** PutRecord(s) stored records on `stream`: tell its watchers now, push to its subscriptions after the delay. */
   stored(stream: string | undefined): void {
     if (stream === undefined) return;
     const name = streamNameOf(stream);
+    for (const watcher of [...(this.watchers.get(name) ?? [])]) watcher();
     const set = this.listeners.get(name);
     if (!set || set.size === 0 || this.pending.has(name)) return;
     this.pending.add(name);
