@@ -84,7 +84,7 @@ export async function deployAssembly(opts: DeployOptions): Promise<DeployResult>
   const exports = new Map<string, unknown>();
   const results: StackDeployment[] = [];
   const outputs: Record<string, Record<string, string>> = {};
-  if (opts.dataDir) checkJobEvolution(stacks, readOutputs(path.join(opts.dataDir, 'outputs.json')), log);
+  if (opts.dataDir) checkJobEvolution(stacks, readOutputs(path.join(opts.dataDir, 'outputs.json')));
   for (const stack of stacks) {
     const warn = (msg: string) => {
       const line = `WARN ${stack.stackName}: ${msg}`;
@@ -119,7 +119,7 @@ export class JobEvolutionError extends Error {
 }
 
 /** Compares the fingerprints the templates record with those of the last deploy on this data directory. */
-function checkJobEvolution(stacks: readonly StackArtifact[], deployed: Record<string, Record<string, string>>, log: (line: string) => void): void {
+function checkJobEvolution(stacks: readonly StackArtifact[], deployed: Record<string, Record<string, string>>): void {
   const before = new Map<string, JobFingerprint>();
   const after = new Map<string, JobFingerprint>();
   for (const stack of stacks) {

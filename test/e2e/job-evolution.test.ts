@@ -17,21 +17,13 @@ import { jobs } from '../../jobs';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
 import { JobEvolutionError } from '../../local/deploy/deployer';
 import { synth } from '../../scripts/lib/synth';
+import { definitionOf } from '../support/job-definition';
 
 jest.setTimeout(180_000);
 
 const JOB = 'sensor-averages';
 const live = jobs[JOB] as Job<{ sensorId: string; temperature: number }, MappedValues>;
-const base: JobDefinition<{ sensorId: string; temperature: number }, MappedValues> = {
-  name: JOB,
-  schema: live.schema,
-  eventTime: live.eventTime,
-  map: live.map,
-  window: live.window,
-  allowedLateness: `${live.allowedLatenessMs}ms`,
-  outOfOrderness: `${live.outOfOrdernessMs}ms`,
-  aggregates: live.aggregates,
-};
+const base: JobDefinition<{ sensorId: string; temperature: number }, MappedValues> = definitionOf(live);
 const { temperature_p95: _p95, ...withoutP95 } = live.aggregates;
 
 const CHANGES: [string, Partial<typeof base>, string][] = [

@@ -7,8 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { outputKey, stackName } from '../../infra/outputs';
+import { drainedResults } from '../support/drained-results';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { getObjectBytes, latestResults, listObjects, readJsonLines } from '../../scripts/lib/output-reader';
+import { getObjectBytes, listObjects } from '../../scripts/lib/output-reader';
 import { synth } from '../../scripts/lib/synth';
 import { sensorEvents } from '../support/factories';
 import { diffSensorResults, expectedSensorAverages } from '../support/oracle';
@@ -66,17 +67,8 @@ async function produceEvents(cloud: LocalCloud, stream: string, events: readonly
   }
 }
 
-async function finalResults(cloud: LocalCloud, name: (key: Parameters<typeof outputKey>[1]) => string): Promise<Record<string, unknown>[]> {
-  await cloud.waitForIdle({ timeoutMs: 240_000, settleMs: 1_500 });
-  const drained = await cloud.runtime.invoke(name('CloserFunction'), { drain: true });
-  expect(drained.ok).toBe(true);
-  await cloud.server.firehose.flushAll();
-  const s3 = new S3Client({ endpoint: cloud.endpoint, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
-  try {
-    return latestResults(await readJsonLines(s3, name('Bucket'), `results/job=${JOB}/`));
-  } finally {
-    s3.destroy();
-  }
+function finalResults(cloud: LocalCloud, name: (key: Parameters<typeof outputKey>[1]) => string): Promise<Record<string, unknown>[]> {
+  return drainedResults(cloud, name, JOB, { timeoutMs: 240_000, settleMs: 1_500 });
 }
 
 describe('embedded local cloud, deployed from cdk.out', () => {

@@ -13,8 +13,9 @@ import path from 'node:path';
 import { parseProgressItems, openGaps } from '../../functions/core/progress';
 import { StateStore } from '../../functions/commons/state-store';
 import { outputKey, stackName } from '../../infra/outputs';
+import { drainedResults } from '../support/drained-results';
 import { startLocalCloud, type LocalCloud } from '../../local/cloud';
-import { getObjectBytes, latestResults, listObjects, readJsonLines } from '../../scripts/lib/output-reader';
+import { getObjectBytes, listObjects } from '../../scripts/lib/output-reader';
 import { synth } from '../../scripts/lib/synth';
 import { resolveTarget } from '../../scripts/lib/targets';
 import { replayMain } from '../../scripts/replay';
@@ -58,16 +59,8 @@ async function produce(events: readonly (typeof EVENTS)[number][]): Promise<void
   expect(response.FailedRecordCount ?? 0).toBe(0);
 }
 
-async function results(): Promise<Record<string, unknown>[]> {
-  await cloud.waitForIdle({ timeoutMs: 120_000, settleMs: 1_000 });
-  expect((await cloud.runtime.invoke(name('CloserFunction'), { drain: true })).ok).toBe(true);
-  await cloud.server.firehose.flushAll();
-  const s3 = new S3Client({ endpoint: cloud.endpoint, region: cloud.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' }, forcePathStyle: true });
-  try {
-    return latestResults(await readJsonLines(s3, name('Bucket'), `results/job=${JOB}/`));
-  } finally {
-    s3.destroy();
-  }
+function results(): Promise<Record<string, unknown>[]> {
+  return drainedResults(cloud, name, JOB, { timeoutMs: 120_000, settleMs: 1_000 });
 }
 
 async function replay(): Promise<{ code: number; out: string; err: string }> {

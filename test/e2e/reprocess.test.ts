@@ -23,6 +23,7 @@ import { synth } from '../../scripts/lib/synth';
 import { resolveTarget, type Target } from '../../scripts/lib/targets';
 import { executeQuery } from '../../scripts/query';
 import { sensorEvents } from '../support/factories';
+import { definitionOf } from '../support/job-definition';
 import { exactQuantile, expectedSensorAverages, type SensorLike } from '../support/oracle';
 
 jest.setTimeout(240_000);
@@ -34,17 +35,7 @@ const EVENTS = sensorEvents(900, { sensors: 6, startMs: START, spanMs: 55 * 60_0
 
 const live = jobs[JOB] as Job;
 /** The changed definition: everything as deployed, plus the median, as version 2. */
-const changed = defineJob({
-  name: JOB,
-  version: 2,
-  schema: live.schema,
-  eventTime: live.eventTime,
-  map: live.map,
-  window: live.window,
-  allowedLateness: `${live.allowedLatenessMs}ms`,
-  outOfOrderness: `${live.outOfOrdernessMs}ms`,
-  aggregates: { ...live.aggregates, temperature_p50: quantile('temperature', 0.5) },
-});
+const changed = defineJob({ ...definitionOf(live), version: 2, aggregates: { ...live.aggregates, temperature_p50: quantile('temperature', 0.5) } });
 
 let cloud: LocalCloud;
 let target: Target;

@@ -3,7 +3,8 @@
 // aggregate per shard flushed at KPL's default 50 KiB, so every member of an aggregate lands on
 // the shard its own key maps to.
 import { createHash } from 'node:crypto';
-import { KinesisClient, ListShardsCommand, type ListShardsCommandOutput } from '@aws-sdk/client-kinesis';
+import { KinesisClient } from '@aws-sdk/client-kinesis';
+import { listShards } from '../kinesis-shards';
 import { encodeAggregate } from '../../../functions/core/kpl';
 import type { ProducedRecord } from '../generators';
 import type { Entry } from './sender';
@@ -20,15 +21,10 @@ export interface ShardRange {
 /** Open shards and their hash-key ranges (for grouping aggregates by the shard Kinesis will pick). */
 export async function openShards(kinesis: KinesisClient, stream: string): Promise<ShardRange[]> {
   const shards: ShardRange[] = [];
-  let token: string | undefined;
-  do {
-    const page: ListShardsCommandOutput = await kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
-    for (const s of page.Shards ?? []) {
-      if (s.SequenceNumberRange?.EndingSequenceNumber !== undefined || !s.ShardId || !s.HashKeyRange) continue;
-      shards.push({ shardId: s.ShardId, start: BigInt(s.HashKeyRange.StartingHashKey ?? '0'), end: BigInt(s.HashKeyRange.EndingHashKey ?? '0') });
-    }
-    token = page.NextToken;
-  } while (token);
+  for (const s of await listShards(kinesis, stream)) {
+    if (s.SequenceNumberRange?.EndingSequenceNumber !== undefined || !s.ShardId || !s.HashKeyRange) continue;
+    shards.push({ shardId: s.ShardId, start: BigInt(s.HashKeyRange.StartingHashKey ?? '0'), end: BigInt(s.HashKeyRange.EndingHashKey ?? '0') });
+  }
   return shards;
 }
 

@@ -2,7 +2,7 @@
 // parents of a reshard too), from a starting position to an end fixed when the run began, page by
 // page. The end is what makes a resumed run read the same records as the run it resumes: records
 // that arrived after the run started are not part of it.
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type Shard, type ShardIteratorType } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, type ShardIteratorType } from '@aws-sdk/client-kinesis';
 import type { InputRecord } from '../../../functions/core/input-decoding';
 import { compareSequenceNumbers } from '../../../functions/core/positions';
 
@@ -12,16 +12,7 @@ export interface ShardSpan {
   readonly endSequence: string | undefined;
 }
 
-export async function listShards(kinesis: KinesisClient, stream: string): Promise<Shard[]> {
-  const shards: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const page = await kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
-    shards.push(...(page.Shards ?? []));
-    token = page.NextToken;
-  } while (token);
-  return shards;
-}
+export { listShards } from '../kinesis-shards';
 
 /** Where a shard's read starts: AT_TIMESTAMP of the earliest arrival that can matter, or its oldest record. */
 export interface StartPosition {

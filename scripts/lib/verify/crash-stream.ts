@@ -15,7 +15,8 @@
 // The result is a log in the producer's format (scripts/produce.ts logLine) with records renumbered
 // so that each round is again one contiguous range of `n`, as oracle.ts expects.
 import { isUtf8 } from 'node:buffer';
-import { GetRecordsCommand, GetShardIteratorCommand, ListShardsCommand, type KinesisClient, type Shard } from '@aws-sdk/client-kinesis';
+import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient } from '@aws-sdk/client-kinesis';
+import { listShards } from '../kinesis-shards';
 import type { ProducedRecord } from '../generators';
 import type { RoundRange } from './oracle';
 import type { Workload } from './workload';
@@ -45,13 +46,7 @@ export interface LoggedRecord {
 
 /** Every record of every shard of `stream`, oldest first per shard. */
 export async function readStream(kinesis: KinesisClient, stream: string): Promise<StoredRecord[]> {
-  const shards: Shard[] = [];
-  let token: string | undefined;
-  do {
-    const page = await kinesis.send(new ListShardsCommand(token ? { NextToken: token } : { StreamName: stream }));
-    shards.push(...(page.Shards ?? []));
-    token = page.NextToken;
-  } while (token);
+  const shards = await listShards(kinesis, stream);
   const out: StoredRecord[] = [];
   for (const shard of shards) {
     const shardId = shard.ShardId as string;
