@@ -232,6 +232,8 @@ export const SETTINGS = {
   failedRetentionDays: int('source', 1, 3650, 14, 'Days ESM on-failure records (aws/lambda/) and Firehose error output (errors/) are kept.'),
   queryResultsRetentionDays: int('source', 1, 3650, 7, 'Days Athena query results (athena-results/) are kept.'),
   accessLogRetentionDays: int('source', 1, 3650, 90, 'Days S3 server access logs are kept.'),
+  inputArchive: bool('source', false, 'Archive every input record, raw, to archive/ in S3 (an archiver Lambda and a Firehose stream), so `npm run reprocess` can read input older than the stream keeps.'),
+  archiveRetentionDays: int('source', 1, 3650, 365, 'Days the input archive (archive/) is kept, when inputArchive is on.'),
   alarmTopicArn: optional(snsTopicArn('source'), undefined, 'SNS topic that alarms notify (alarm and OK). Without it alarms only change state.'),
 
   // Job settings.

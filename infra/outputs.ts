@@ -22,7 +22,8 @@ export const JOB_OUTPUTS = [
 export type JobOutput = (typeof JOB_OUTPUTS)[number];
 
 /** Per-stack outputs. */
-export const STACK_OUTPUTS = ['Source', 'Jobs', 'Dashboard'] as const;
+/** InputArchive: only with the source setting inputArchive on (the archive's prefix in the bucket). */
+export const STACK_OUTPUTS = ['Source', 'Jobs', 'Dashboard', 'InputArchive'] as const;
 export type StackOutput = (typeof STACK_OUTPUTS)[number];
 
 /** 'sensor-averages' → 'SensorAverages': job names in construct IDs and output keys. */

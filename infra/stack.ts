@@ -8,6 +8,7 @@ import type { Construct } from 'constructs';
 import type { SourcePlan } from './config';
 import { encodeFingerprint, fingerprintOutputKey, jobFingerprint } from '../functions/core/job-fingerprint';
 import { jobs as registry } from '../jobs';
+import { InputArchive } from './constructs/archive';
 import { JobDelivery, OutputBucket } from './constructs/delivery';
 import { RiffleOperations } from './constructs/operations';
 import { QueryCatalog, glueTableName } from './constructs/query';
@@ -34,6 +35,8 @@ export class RiffleStack extends Stack {
   public readonly outputs: OutputBucket;
   public readonly query: QueryCatalog;
   public readonly operations: RiffleOperations;
+  /** The raw input archive (source setting inputArchive), when on. */
+  public readonly archive?: InputArchive;
   /** Job name → its resources. */
   public readonly jobs: Readonly<Record<string, RiffleStackJob>>;
 
@@ -62,6 +65,16 @@ export class RiffleStack extends Stack {
       accessLogRetentionDays: settings.accessLogRetentionDays,
       removalPolicy,
     });
+
+    if (settings.inputArchive) {
+      this.archive = new InputArchive(this, 'Archive', {
+        source: plan.source,
+        inputStream: this.input.stream,
+        bucket: this.outputs.bucket,
+        onFailure: this.outputs.failedBatchesDestination(),
+        retentionDays: settings.archiveRetentionDays,
+      });
+    }
 
     const jobs: Record<string, RiffleStackJob> = {};
     for (const { job, settings: s } of plan.jobs) {
@@ -148,6 +161,7 @@ export class RiffleStack extends Stack {
     stackOutput('Source', plan.source, 'Input source of this stack');
     stackOutput('Jobs', plan.jobs.map((j) => j.job.name).join(','), 'Jobs deployed in this stack, comma-separated');
     stackOutput('Dashboard', this.operations.dashboard.dashboardName, 'CloudWatch dashboard');
+    if (this.archive) stackOutput('InputArchive', 'archive/', 'Prefix of the raw input archive in the bucket (inputArchive on; `npm run reprocess` reads it)');
 
     for (const { job } of plan.jobs) {
       const built = this.jobs[job.name] as RiffleStackJob;

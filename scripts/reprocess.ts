@@ -6,6 +6,7 @@
 import { DescribeStreamSummaryCommand, KinesisClient } from '@aws-sdk/client-kinesis';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { FirehoseClient } from '@aws-sdk/client-firehose';
+import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import path from 'node:path';
 import { deliver } from '../functions/commons/delivery';
@@ -13,25 +14,36 @@ import { StateStore } from '../functions/commons/state-store';
 import { decodeFingerprint, fingerprintChanges, fingerprintOutputKey, jobFingerprint } from '../functions/core/job-fingerprint';
 import type { Job } from '../functions/core/job';
 import { iso } from '../functions/core/output-records';
+import { compareSequenceNumbers } from '../functions/core/positions';
 import { parseProgressItems } from '../functions/core/progress';
 import { pascal, stackName } from '../infra/outputs';
 import { getJob, UnknownJobError } from '../jobs';
 import { type CommandSpec, parseCommand, type Parsed, runMain, UsageError } from './lib/cli';
 import { checkpointFile, readCheckpoint, resumable, writeCheckpoint, type Checkpoint } from './lib/reprocess/checkpoint';
+import { readArchive, type ArchiveRead } from './lib/reprocess/archive';
 import { listShards, readShard } from './lib/reprocess/input';
 import { lastClosedBoundary, openWindowProblem, readStart } from './lib/reprocess/range';
 import { Recompute } from './lib/reprocess/recompute';
 import { endpointWarning, explainError, jobOutput, resolveTarget, TARGET_NAMES, type Target, type TargetName } from './lib/targets';
 import { parseTimeOption } from './query';
 
+const INPUT_SOURCES = ['auto', 'stream', 'archive'] as const;
+type InputSource = (typeof INPUT_SOURCES)[number];
+
 export const reprocessSpec: CommandSpec = {
   name: 'reprocess',
   summary: "recompute a job's windows for an event-time range from the retained input, as a new revision of its results",
-  usage: 'npm run reprocess -- --job J --from T1 --to T2 [--target local|localstack|aws] [--dry-run] [--fresh]',
+  usage: 'npm run reprocess -- --job J --from T1 --to T2 [--source auto|stream|archive] [--target local|localstack|aws] [--dry-run] [--fresh]',
   options: {
     job: { type: 'string', description: 'job to reprocess (a file jobs/<job>.ts; its current definition is used)' },
     from: { type: 'string', description: 'windows starting at or after this time: ISO-8601 with a zone, a UTC date, or an age like 1h' },
     to: { type: 'string', description: 'windows starting before this time; same forms as --from', default: 'the latest window the live pipeline has closed' },
+    source: {
+      type: 'string',
+      description: "where the input is read: the stream, or the raw input archive in S3 (source setting inputArchive) and then the stream for what it does not hold yet; 'auto' reads the archive only when the input starts before the stream's retention",
+      default: 'auto',
+      choices: INPUT_SOURCES,
+    },
     target: { type: 'string', description: 'where the job runs', default: 'local', choices: TARGET_NAMES },
     'dry-run': { type: 'boolean', description: 'read and recompute, print what would be re-emitted, write nothing' },
     fresh: { type: 'boolean', description: 'start a new run even if an unfinished one for the same range can be resumed' },
@@ -50,6 +62,7 @@ export interface ReprocessOptions {
   /** Undefined: up to the latest window the live pipeline has closed. */
   toMs: number | undefined;
   target: TargetName;
+  source: InputSource;
   dryRun: boolean;
   fresh: boolean;
   checkpointDir: string;
@@ -69,6 +82,7 @@ export function reprocessOptions(parsed: Parsed, nowMs = Date.now()): ReprocessO
     fromMs,
     toMs,
     target: (parsed.values.target as TargetName | undefined) ?? 'local',
+    source: (parsed.values.source as InputSource | undefined) ?? 'auto',
     dryRun: parsed.values['dry-run'] === true,
     fresh: parsed.values.fresh === true,
     checkpointDir: typeof parsed.values['checkpoint-dir'] === 'string' ? parsed.values['checkpoint-dir'] : '.riffle/reprocess',
@@ -96,6 +110,8 @@ export interface ReprocessSummary {
   fromMs: number;
   toMs: number;
   shards: number;
+  /** Archive objects read (0: the input came from the stream only). */
+  archiveObjects: number;
   records: number;
   duplicates: number;
   events: number;
@@ -131,6 +147,7 @@ export async function reprocess(options: ReprocessOptions, io: ReprocessIo): Pro
   const kinesis = new KinesisClient(target.clientConfig());
   const dynamo = new DynamoDBClient(target.clientConfig());
   const firehose = new FirehoseClient(target.clientConfig());
+  const s3 = new S3Client(target.clientConfig());
   try {
     const progress = parseProgressItems(await new StateStore(DynamoDBDocumentClient.from(dynamo), table).readProgress(job.name));
     const toMs = options.toMs ?? lastClosedTo(job, progress.floor, options.fromMs);
@@ -141,12 +158,19 @@ export async function reprocess(options: ReprocessOptions, io: ReprocessIo): Pro
     const summary = await describeRetention(kinesis, inputStream);
     const start = readStart(job, range);
     const horizon = now() - summary.retentionMs;
-    if ((start ?? range.fromMs) < horizon) {
+    const archived = target.outputs[stackName(job.source)]?.InputArchive !== undefined;
+    const beyondRetention = (start ?? range.fromMs) < horizon;
+    if (options.source === 'archive' && !archived) {
+      throw new ReprocessError(`--source archive: the stack of source '${job.source}' has no input archive; deploy it with the source setting inputArchive: true (it archives input from then on)`);
+    }
+    if (beyondRetention && (options.source === 'stream' || !archived)) {
       throw new ReprocessError(
         `the input for windows from ${iso(range.fromMs)} arrived from ${iso(start ?? range.fromMs)} on, but ${inputStream} keeps ${summary.retentionMs / 3_600_000} h (its oldest records arrived around ${iso(horizon)}); ` +
-          `reprocess from ${iso(horizon + (range.fromMs - (start ?? range.fromMs)))} or later (an archive of the input to S3 that would reach further back is not built)`,
+          `reprocess from ${iso(horizon + (range.fromMs - (start ?? range.fromMs)))} or later` +
+          (archived ? ', or read the input archive (--source archive)' : ` (the source setting inputArchive: true archives the input to S3 so that reprocess can reach further back, from its deploy on)`),
       );
     }
+    const useArchive = archived && (options.source === 'archive' || (options.source === 'auto' && beyondRetention));
 
     const file = path.resolve(io.cwd ?? process.cwd(), options.checkpointDir, path.basename(checkpointFile('.', options.target, job.name)));
     const wanted = { target: options.target, job: job.name, jobVersion: job.version, definition: jobFingerprint(job).hash, fromMs: range.fromMs, toMs: range.toMs };
@@ -156,22 +180,45 @@ export async function reprocess(options: ReprocessOptions, io: ReprocessIo): Pro
     const label = `reprocess ${job.name}`;
     io.stderr.write(
       `${label}: ${resumed ? `resuming run ${checkpoint.runId} (${checkpoint.delivered} of ${checkpoint.total ?? '?'} results delivered)` : `run ${checkpoint.runId}`}, ` +
-        `windows ${iso(range.fromMs)} – ${iso(range.toMs)}, version ${job.version}, reading ${inputStream} from ${start === undefined ? 'its oldest record' : iso(start)}\n`,
+        `windows ${iso(range.fromMs)} – ${iso(range.toMs)}, version ${job.version}, reading ${useArchive ? 'the input archive, then ' : ''}${inputStream} from ${start === undefined ? 'its oldest record' : iso(start)}\n`,
     );
+    let archive: ArchiveRead | undefined;
+    if (useArchive) {
+      archive = await readArchive(s3, jobOutput(target, job.name, 'Bucket'), start, now());
+      io.stderr.write(`${label}: input archive read (${archive.objects} objects, ${[...archive.shards.values()].reduce((n, r) => n + r.length, 0).toLocaleString('en-US')} records of ${archive.shards.size} shards${archive.duplicates ? `, ${archive.duplicates} repeated lines skipped` : ''})\n`);
+    }
 
     // Read and recompute, shard by shard.
     const recompute = new Recompute(job, range, checkpoint.runId);
-    const shards = await listShards(kinesis, inputStream);
+    const streamShards = (await listShards(kinesis, inputStream)).map((s) => s.ShardId as string);
+    // Shards the archive holds that the stream no longer lists (closed and trimmed) come first.
+    const shardIds = [...[...(archive?.shards.keys() ?? [])].filter((id) => !streamShards.includes(id)).sort(), ...streamShards];
     const ends: Record<string, string | null> = {};
     let shardCount = 0;
-    for (const shard of shards) {
-      const shardId = shard.ShardId as string;
+    for (const shardId of shardIds) {
       if (resumed && !(shardId in (checkpoint.shards ?? {}))) continue; // a shard that appeared after the run began
       const end = resumed ? checkpoint.shards?.[shardId] : undefined;
       if (end === null) continue;
       shardCount++;
+      // The archive first (a resumed run: only up to the recorded end), then the stream for what
+      // the archive does not hold yet; Recompute skips what both hold by sequence number.
+      const fromArchive = (archive?.shards.get(shardId) ?? []).filter((r) => end === undefined || compareSequenceNumbers(r.sequenceNumber, end) <= 0);
+      if (fromArchive.length > 0) recompute.add(shardId, fromArchive);
+      const lastArchived = fromArchive[fromArchive.length - 1];
+      if (!streamShards.includes(shardId)) {
+        ends[shardId] = lastArchived?.sequenceNumber ?? null;
+        io.stderr.write(`${label}: ${shardId} read from the archive only (the stream no longer has it)\n`);
+        continue;
+      }
+      if (end !== undefined && lastArchived && compareSequenceNumbers(lastArchived.sequenceNumber, end) >= 0) {
+        ends[shardId] = end;
+        continue;
+      }
       const last = await readShard(kinesis, inputStream, shardId, {
         start: { atMs: start },
+        // After archived records: right after the last one (the archiver writes a shard in order;
+        // a position the stream no longer retains reads from its oldest record).
+        ...(lastArchived ? { resumeAfter: lastArchived.sequenceNumber } : {}),
         // On AWS leave the live mapper most of the shard's 5 reads per second (the SDK retries a throttle).
         minIntervalMs: target.name === 'local' ? 0 : 500,
         ...(end !== undefined ? { end } : {}),
@@ -180,7 +227,7 @@ export async function reprocess(options: ReprocessOptions, io: ReprocessIo): Pro
           if (io.stderr.isTTY) io.stderr.write(`\r${label}: ${shardId}: ${recompute.stats.records.toLocaleString('en-US')} records read, ${recompute.size.toLocaleString('en-US')} windows\u001b[K`);
         },
       });
-      ends[shardId] = last ?? null;
+      ends[shardId] = last ?? lastArchived?.sequenceNumber ?? null;
       if (io.stderr.isTTY) io.stderr.write('\r\u001b[K');
       io.stderr.write(`${label}: ${shardId} read (${recompute.stats.records.toLocaleString('en-US')} records so far)\n`);
     }
@@ -216,6 +263,7 @@ export async function reprocess(options: ReprocessOptions, io: ReprocessIo): Pro
       fromMs: range.fromMs,
       toMs: range.toMs,
       shards: shardCount,
+      archiveObjects: archive?.objects ?? 0,
       records: recompute.stats.records,
       duplicates: recompute.stats.duplicates,
       events: recompute.stats.events,
@@ -233,6 +281,7 @@ export async function reprocess(options: ReprocessOptions, io: ReprocessIo): Pro
     kinesis.destroy();
     dynamo.destroy();
     firehose.destroy();
+    s3.destroy();
   }
 }
 
@@ -270,7 +319,7 @@ function summaryText(job: Job, s: ReprocessSummary, options: ReprocessOptions, s
   const n = (x: number) => x.toLocaleString('en-US');
   const lines = [
     `reprocess ${job.name} (version ${job.version}) on ${options.target}: windows ${iso(s.fromMs)} – ${iso(s.toMs)}, run ${s.runId}${s.resumed ? ' (resumed)' : ''}`,
-    `  read ${n(s.records)} records from ${n(s.shards)} shard${s.shards === 1 ? '' : 's'}${s.duplicates ? ` (${n(s.duplicates)} repeats skipped)` : ''}: ${n(s.events)} events, ${n(s.rejected)} rejected`,
+    `  read ${n(s.records)} records from ${n(s.shards)} shard${s.shards === 1 ? '' : 's'}${s.archiveObjects ? ` (the input archive's ${n(s.archiveObjects)} objects, then the stream)` : ''}${s.duplicates ? ` (${n(s.duplicates)} repeats skipped)` : ''}: ${n(s.events)} events, ${n(s.rejected)} rejected`,
     options.dryRun
       ? `  dry run: ${n(s.windows)} windows would be re-emitted; nothing was written`
       : `  re-emitted ${n(s.windows)} windows${s.resumed ? ` (${n(s.delivered)} in this invocation, the rest before the interruption)` : ''} to ${stream} as revision ${s.runId}; they supersede the earlier rows in the results view once Firehose delivers them`,

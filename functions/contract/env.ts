@@ -37,6 +37,7 @@ export const ENV_SETTINGS = {
   resultsDelivery: { variable: 'RIFFLE_RESULTS_DELIVERY', schema: name, doc: 'Firehose delivery stream for results/.' },
   lateDelivery: { variable: 'RIFFLE_LATE_DELIVERY', schema: name, doc: 'Firehose delivery stream for late/.' },
   rejectedDelivery: { variable: 'RIFFLE_REJECTED_DELIVERY', schema: name, doc: 'Firehose delivery stream for rejected/.' },
+  archiveDelivery: { variable: 'RIFFLE_ARCHIVE_DELIVERY', schema: name, doc: 'Firehose delivery stream for archive/ (the archiver, with inputArchive on).' },
   closerFunction: { variable: 'RIFFLE_CLOSER_FUNCTION', schema: name, optional: true, doc: 'Closer function the reducer nudges after its batches (none: only the schedule runs it).' },
   closedRetentionDays: {
     variable: 'RIFFLE_CLOSED_RETENTION_DAYS',
@@ -123,6 +124,21 @@ export function roleEnvironment<R extends FunctionRole>(role: R, values: RoleVal
   }
   if (problems.length > 0) throw new EnvironmentError(problems);
   return env;
+}
+
+/**
+ * The archiver's variables (one function per source, not per job, so it is no FunctionRole): the
+ * archive delivery stream only. Checked with the same schema on both sides.
+ */
+export function archiverEnvironment(archiveDelivery: string): Record<string, string> {
+  return { [ENV_SETTINGS.archiveDelivery.variable]: archiveDelivery };
+}
+
+export function readArchiverSettings(env: Readonly<Record<string, string | undefined>> = process.env): { readonly archiveDelivery: string } {
+  const s = ENV_SETTINGS.archiveDelivery;
+  const raw = env[s.variable];
+  if (raw === undefined || raw === '') throw new EnvironmentError([`${s.variable} is not set; the Riffle CDK stack (infra/constructs/archive.ts) sets it for the archiver`]);
+  return { archiveDelivery: raw };
 }
 
 /** Powertools' own variables: the metrics namespace and the `service` dimension the alarms match. */

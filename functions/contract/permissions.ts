@@ -56,6 +56,13 @@ export const SHUFFLE_PORT_ACTIONS = ['kinesis:PutRecords'] as const;
 /** The output port (functions/commons/delivery.ts): every delivery is a PutRecordBatch. */
 export const OUTPUT_PORT_ACTIONS = ['firehose:PutRecordBatch'] as const;
 
+/**
+ * The archiver (functions/archiver.ts, one per source when `inputArchive` is on): its only call is
+ * PutRecordBatch to the source's archive delivery stream, through the output port's deliver().
+ * Its stream reads are the event source mapping's (granted where it is bound), like the mapper's.
+ */
+export const ARCHIVER_ACTIONS = { archive: OUTPUT_PORT_ACTIONS } as const;
+
 /** The reducer's nudge to its closer (functions/reducer.ts): an asynchronous Invoke. */
 export const CLOSER_NUDGE_ACTIONS = ['lambda:InvokeFunction'] as const;
 

@@ -4,12 +4,16 @@
 // its first chunk of results and resumed, and the `results` view then holds, for every window of the
 // range, exactly the independent oracle's values for the new definition (revision rows, no window
 // twice), while windows outside the range keep the live rows. Plus the refusals: open windows, a
-// definition whose aggregates the deployed stack lacks.
+// definition whose aggregates the deployed stack lacks. The stack has the raw input archive on
+// (inputArchive): the archiver wrote each input record once to archive/, and a reprocess read from
+// the archive (--source archive) equals the same oracle.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { PutRecordsCommand } from '@aws-sdk/client-kinesis';
+import { gunzipSync } from 'node:zlib';
 import { DescribeDeliveryStreamCommand, FirehoseClient } from '@aws-sdk/client-firehose';
+import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { quantile } from '../../functions/core/aggregates';
 import { defineJob, type Job } from '../../functions/core/job';
 import { encodeFingerprint, fingerprintOutputKey, jobFingerprint } from '../../functions/core/job-fingerprint';
@@ -43,6 +47,8 @@ let liveTarget: Target;
 const temp: string[] = [];
 let checkpointDir: string;
 let output = (key: Parameters<typeof outputKey>[1]): string => key;
+/** What Kinesis answered for each event put: (shard, sequence) → the record's data. */
+const put = new Map<string, string>();
 
 const io = (extra: Partial<ReprocessIo> = {}): ReprocessIo & { out: string[]; err: string[] } => {
   const out: string[] = [];
@@ -61,14 +67,20 @@ beforeAll(async () => {
   checkpointDir = mkdtempSync(path.join(os.tmpdir(), 'riffle-reprocess-'));
   temp.push(assembly, dataDir, checkpointDir);
   // Short ESM batching windows: the test waits for the live pipeline, whatever latency profile the job defaults to.
-  await synth({ outdir: assembly, jobs: [JOB], context: { [`riffle:config.${JOB}.mapperBatchingWindow`]: '0s', [`riffle:config.${JOB}.reducerBatchingWindow`]: '1s' } });
+  await synth({
+    outdir: assembly,
+    jobs: [JOB],
+    // (sensor-averages is its own source: inputArchive is a source setting.)
+    context: { [`riffle:config.${JOB}.mapperBatchingWindow`]: '0s', [`riffle:config.${JOB}.reducerBatchingWindow`]: '1s', [`riffle:config.${JOB}.inputArchive`]: 'true' },
+  });
   cloud = await startLocalCloud({ port: 0, dataDir, assembly, timeScale: 30, log: () => undefined, warn: () => undefined, functionLogs: () => undefined });
   const outputs = cloud.outputs[stackName(JOB)] ?? {};
   output = (key) => outputs[outputKey(JOB, key)] as string;
   for (let i = 0; i < EVENTS.length; i += 500) {
     const chunk = EVENTS.slice(i, i + 500);
-    const put = await cloud.clients.kinesis.send(new PutRecordsCommand({ StreamName: output('InputStream'), Records: chunk.map((e) => ({ PartitionKey: e.sensorId, Data: Buffer.from(JSON.stringify(e)) })) }));
-    expect(put.FailedRecordCount ?? 0).toBe(0);
+    const answer = await cloud.clients.kinesis.send(new PutRecordsCommand({ StreamName: output('InputStream'), Records: chunk.map((e) => ({ PartitionKey: e.sensorId, Data: Buffer.from(JSON.stringify(e)) })) }));
+    expect(answer.FailedRecordCount ?? 0).toBe(0);
+    (answer.Records ?? []).forEach((r, j) => put.set(`${r.ShardId}|${r.SequenceNumber}`, Buffer.from(JSON.stringify(chunk[j])).toString('base64')));
   }
   await cloud.waitForIdle({ timeoutMs: 90_000, settleMs: 1_000 });
   // One closer run at the job's own watermark: it records the floor the reprocess checks against.
@@ -108,6 +120,49 @@ afterAll(async () => {
   for (const dir of temp) rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * The results view, for windows before `toMs`, holds exactly the oracle's values for the changed
+ * definition, each window written once by run `runId`, the live rows superseded but still there.
+ */
+async function expectOracle(runId: number, toMs: number, total: number): Promise<void> {
+  const inRange = EVENTS.filter((e) => Math.floor(e.ts / WINDOW) * WINDOW < toMs);
+  const expected = expectedSensorAverages(inRange as SensorLike[]);
+  expect(total).toBe(expected.size);
+
+  const rows = await query(`SELECT * FROM results WHERE windowStart < TIMESTAMP '${new Date(toMs).toISOString().replace('T', ' ').replace('Z', '')}' ORDER BY windowStart, key`);
+  const problems: string[] = [];
+  for (const r of rows) {
+    const id = `${String(r.key)}|${String(r.windowStart)}`;
+    const e = expected.get(id);
+    if (!e) {
+      problems.push(`unexpected ${id}`);
+      continue;
+    }
+    if (r.job_version !== 2 || r.revision !== runId) problems.push(`${id}: job_version ${String(r.job_version)}, revision ${String(r.revision)}`);
+    if (r.count !== e.count || r.eventCount !== e.count) problems.push(`${id}: count ${String(r.count)} ≠ ${e.count}`);
+    if (r.temperature_min !== e.temperature_min || r.temperature_max !== e.temperature_max) problems.push(`${id}: min/max`);
+    if (Math.abs(Number(r.temperature_avg) - e.temperature_avg) > 1e-9 * Math.abs(e.temperature_avg)) problems.push(`${id}: avg ${String(r.temperature_avg)} ≠ ${e.temperature_avg}`);
+    for (const [field, q] of [['temperature_p50', 0.5], ['temperature_p95', 0.95]] as const) {
+      const exact = exactQuantile(e.temperatures, q);
+      if (!(Math.abs(Number(r[field]) - exact) <= 0.01 * Math.abs(exact) + 1e-9)) problems.push(`${id}: ${field} ${String(r[field])} not within 1% of ${exact}`);
+    }
+    if (e.humidity_avg === null ? r.humidity_avg !== null : Math.abs(Number(r.humidity_avg) - e.humidity_avg) > 1e-9 * e.humidity_avg) problems.push(`${id}: humidity`);
+  }
+  expect(problems).toEqual([]);
+  expect(rows).toHaveLength(expected.size);
+
+  // Each window of the run written once (the checkpoint resumed after the delivered chunk), and the
+  // live rows of the same windows still there, superseded rather than changed.
+  const [written] = await query(`SELECT count(*) AS n, count(DISTINCT resultId) AS windows FROM results_all WHERE revision = ${runId}`);
+  expect(written).toEqual({ n: expected.size, windows: expected.size });
+  // (Distinct windows: a live closer that lost a race to a reducer write emits a window again.)
+  const [liveRows] = await query(`SELECT count(DISTINCT resultId) AS n FROM results_all WHERE coalesce(revision, 0) = 0 AND windowStart < TIMESTAMP '${new Date(toMs).toISOString().replace('T', ' ').replace('Z', '')}'`);
+  expect(liveRows?.n).toBe(expected.size);
+  // Windows after the range (closed later by the live pipeline, or still open) are not the run's.
+  const [after] = await query(`SELECT count(*) AS n FROM results WHERE revision = ${runId} AND windowStart >= TIMESTAMP '${new Date(toMs).toISOString().replace('T', ' ').replace('Z', '')}'`);
+  expect(after?.n).toBe(0);
+}
+
 test('refused: windows still open, and aggregates the deployed stack has no columns for', async () => {
   const open = io();
   expect(await runReprocess(['--job', JOB, '--from', new Date(START).toISOString(), '--to', new Date(Date.now()).toISOString(), '--checkpoint-dir', checkpointDir], open)).toBe(1);
@@ -140,40 +195,49 @@ test('the changed job reprocessed over the last hour, interrupted and resumed: t
   await cloud.server.firehose.flushAll();
 
   const toMs = Number(/windows \S+ – (\S+),/.exec(summary)?.[1] ? Date.parse(/windows \S+ – (\S+),/.exec(summary)?.[1] as string) : NaN);
-  const inRange = EVENTS.filter((e) => Math.floor(e.ts / WINDOW) * WINDOW < toMs);
-  const expected = expectedSensorAverages(inRange as SensorLike[]);
-  expect(checkpoint.total).toBe(expected.size);
+  await expectOracle(checkpoint.runId, toMs, checkpoint.total);
+});
 
-  const rows = await query(`SELECT * FROM results WHERE windowStart < TIMESTAMP '${new Date(toMs).toISOString().replace('T', ' ').replace('Z', '')}' ORDER BY windowStart, key`);
-  const problems: string[] = [];
-  for (const r of rows) {
-    const id = `${String(r.key)}|${String(r.windowStart)}`;
-    const e = expected.get(id);
-    if (!e) {
-      problems.push(`unexpected ${id}`);
-      continue;
+test('the archiver wrote every input record to archive/dt=…/hour=…/, once per (shard, sequence), raw', async () => {
+  const bucket = output('Bucket');
+  const listed = await cloud.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'archive/' }));
+  const keys = (listed.Contents ?? []).map((o) => o.Key as string);
+  expect(keys.length).toBeGreaterThan(0);
+  const seen = new Map<string, number>();
+  for (const key of keys) {
+    expect(key).toMatch(/^archive\/dt=\d{4}-\d{2}-\d{2}\/hour=\d{2}\//);
+    const object = await cloud.clients.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
+    const bytes = Buffer.from(await (object.Body as { transformToByteArray(): Promise<Uint8Array> }).transformToByteArray());
+    const text = (bytes[0] === 0x1f && bytes[1] === 0x8b ? gunzipSync(bytes) : bytes).toString('utf8');
+    for (const line of text.split('\n').filter(Boolean)) {
+      const r = JSON.parse(line) as { shardId: string; sequenceNumber: string; approximateArrivalTimestamp: string; partitionKey: string; data: string };
+      const id = `${r.shardId}|${r.sequenceNumber}`;
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+      expect(r.data).toBe(put.get(id));
+      // Partitioned by its own arrival hour.
+      expect(key.startsWith(`archive/dt=${r.approximateArrivalTimestamp.slice(0, 10)}/hour=${r.approximateArrivalTimestamp.slice(11, 13)}/`)).toBe(true);
+      expect(r.partitionKey).toMatch(/^sensor-/);
     }
-    if (r.job_version !== 2 || r.revision !== checkpoint.runId) problems.push(`${id}: job_version ${String(r.job_version)}, revision ${String(r.revision)}`);
-    if (r.count !== e.count || r.eventCount !== e.count) problems.push(`${id}: count ${String(r.count)} ≠ ${e.count}`);
-    if (r.temperature_min !== e.temperature_min || r.temperature_max !== e.temperature_max) problems.push(`${id}: min/max`);
-    if (Math.abs(Number(r.temperature_avg) - e.temperature_avg) > 1e-9 * Math.abs(e.temperature_avg)) problems.push(`${id}: avg ${String(r.temperature_avg)} ≠ ${e.temperature_avg}`);
-    for (const [field, q] of [['temperature_p50', 0.5], ['temperature_p95', 0.95]] as const) {
-      const exact = exactQuantile(e.temperatures, q);
-      if (!(Math.abs(Number(r[field]) - exact) <= 0.01 * Math.abs(exact) + 1e-9)) problems.push(`${id}: ${field} ${String(r[field])} not within 1% of ${exact}`);
-    }
-    if (e.humidity_avg === null ? r.humidity_avg !== null : Math.abs(Number(r.humidity_avg) - e.humidity_avg) > 1e-9 * e.humidity_avg) problems.push(`${id}: humidity`);
   }
-  expect(problems).toEqual([]);
-  expect(rows).toHaveLength(expected.size);
+  expect(put.size).toBe(EVENTS.length);
+  expect([...seen.keys()].sort()).toEqual([...put.keys()].sort());
+  expect([...seen.values()].filter((n) => n !== 1)).toEqual([]);
+});
 
-  // Each window of the run written once (the checkpoint resumed after the delivered chunk), and the
-  // live rows of the same windows still there, superseded rather than changed.
-  const [written] = await query(`SELECT count(*) AS n, count(DISTINCT resultId) AS windows FROM results_all WHERE revision = ${checkpoint.runId}`);
-  expect(written).toEqual({ n: expected.size, windows: expected.size });
-  // (Distinct windows: a live closer that lost a race to a reducer write emits a window again.)
-  const [liveRows] = await query(`SELECT count(DISTINCT resultId) AS n FROM results_all WHERE coalesce(revision, 0) = 0 AND windowStart < TIMESTAMP '${new Date(toMs).toISOString().replace('T', ' ').replace('Z', '')}'`);
-  expect(liveRows?.n).toBe(expected.size);
-  // Windows after the range (closed later by the live pipeline, or still open) are not the run's.
-  const [after] = await query(`SELECT count(*) AS n FROM results WHERE revision = ${checkpoint.runId} AND windowStart >= TIMESTAMP '${new Date(toMs).toISOString().replace('T', ' ').replace('Z', '')}'`);
-  expect(after?.n).toBe(0);
+test('reprocess from the input archive (--source archive) equals the same oracle; without an archive it is refused, naming inputArchive', async () => {
+  const args = ['--job', JOB, '--from', new Date(START).toISOString(), '--checkpoint-dir', checkpointDir, '--source', 'archive', '--fresh'];
+  const noArchive = io({ target: resolveTarget('local', { endpoint: target.endpoint, outputs: Object.fromEntries(Object.entries(target.outputs).map(([stack, values]) => [stack, Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'InputArchive'))])) }) });
+  expect(await runReprocess(args, noArchive)).toBe(1);
+  expect(noArchive.err.join('')).toMatch(/has no input archive; deploy it with the source setting inputArchive: true/);
+
+  const run = io();
+  expect(await runReprocess(args, run)).toBe(0);
+  const summary = run.out.join('');
+  expect(summary).toMatch(/read 900 records from 1 shard \(the input archive's \d+ objects, then the stream\)/);
+  expect(run.err.join('')).toMatch(/input archive read \(\d+ objects, 900 records of 1 shards\)/);
+  await cloud.server.firehose.flushAll();
+  const runId = Number(/as revision (\d+)/.exec(summary)?.[1]);
+  const toMs = Date.parse(/windows \S+ – (\S+),/.exec(summary)?.[1] as string);
+  const total = Number(/re-emitted (\d+) windows/.exec(summary)?.[1]);
+  await expectOracle(runId, toMs, total);
 });
