@@ -7,9 +7,10 @@ import { Template } from 'aws-cdk-lib/assertions';
 import type { RiffleStack } from '../../infra/stack';
 import { buildTestApp, nagFindings } from './helpers';
 
+// The variant also turns the input archive on: its archiver and delivery stream must be clean too.
 const VARIANT = {
   '*': { streamMode: 'on-demand', logRetentionDays: 7, closerReservedConcurrency: null },
-  'sensor-averages': { tableEncryption: 'customer-managed', deletionProtection: true, removalPolicy: 'destroy', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:riffle-ops' },
+  'sensor-averages': { tableEncryption: 'customer-managed', deletionProtection: true, removalPolicy: 'destroy', alarmTopicArn: 'arn:aws:sns:eu-west-1:123456789012:riffle-ops', inputArchive: true },
 };
 
 describe('no unacknowledged findings', () => {

@@ -749,3 +749,73 @@ describe('outputs', () => {
     expect(Object.keys(outputs)).toHaveLength(3 + 2 * JOB_OUTPUTS.length);
   });
 });
+
+describe('input archive (source setting inputArchive)', () => {
+  let archived: RiffleStack;
+  let at: Template;
+  beforeAll(() => {
+    archived = buildTestApp({ jobs: 'sensor-averages', config: { 'sensor-averages': { inputArchive: true, archiveRetentionDays: 30 } } }).stacks[0]!;
+    at = Template.fromStack(archived);
+  });
+
+  test('off by default: no archiver, no archive delivery stream, no archive/ lifecycle rule, no InputArchive output', () => {
+    expect(sensors.archive).toBeUndefined();
+    st.resourceCountIs('AWS::Lambda::Function', 3);
+    st.resourceCountIs('AWS::Lambda::EventSourceMapping', 2);
+    st.resourceCountIs('AWS::KinesisFirehose::DeliveryStream', 3);
+    expect(JSON.stringify(st.toJSON())).not.toMatch(/archive\//);
+    expect(Object.keys(st.toJSON().Outputs as object)).not.toContain('InputArchive');
+  });
+
+  test('on: the archiver on its own mapping of the input stream with the mapper\'s safety settings, and its environment', () => {
+    const archive = archived.archive!;
+    at.resourceCountIs('AWS::Lambda::Function', 4);
+    at.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: ref(archive.archiver),
+      EventSourceArn: getAtt(archived.input.stream),
+      StartingPosition: 'TRIM_HORIZON',
+      BisectBatchOnFunctionError: true,
+      MaximumRetryAttempts: Match.absent(),
+      MaximumRecordAgeInSeconds: Match.absent(),
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      ParallelizationFactor: 1,
+      DestinationConfig: { OnFailure: { Destination: getAtt(archived.outputs.bucket) } },
+    });
+    at.hasResourceProperties('AWS::Lambda::Function', {
+      Runtime: 'nodejs22.x',
+      Environment: { Variables: { NODE_OPTIONS: '--enable-source-maps', RIFFLE_ARCHIVE_DELIVERY: ref(archive.deliveryStream) } },
+    });
+    expect(at.toJSON().Outputs.InputArchive).toMatchObject({ Value: 'archive/' });
+  });
+
+  test('on: a GZIP delivery stream partitioned by arrival hour under archive/, expired after archiveRetentionDays', () => {
+    at.hasResourceProperties('AWS::KinesisFirehose::DeliveryStream', {
+      DeliveryStreamEncryptionConfigurationInput: { KeyType: 'AWS_OWNED_CMK' },
+      ExtendedS3DestinationConfiguration: Match.objectLike({
+        Prefix: 'archive/dt=!{partitionKeyFromQuery:dt}/hour=!{partitionKeyFromQuery:hour}/',
+        ErrorOutputPrefix: 'errors/archive/!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/',
+        CompressionFormat: 'GZIP',
+        DynamicPartitioningConfiguration: { Enabled: true, RetryOptions: { DurationInSeconds: 300 } },
+        CloudWatchLoggingOptions: Match.objectLike({ Enabled: true }),
+      }),
+    });
+    at.hasResourceProperties('AWS::S3::Bucket', {
+      LifecycleConfiguration: { Rules: Match.arrayWith([{ Id: 'expire-archive', Prefix: 'archive/', ExpirationInDays: 30, Status: 'Enabled' }]) },
+    });
+  });
+
+  test('grants: the archiver may only PutRecordBatch on its delivery stream (and read the input through its mapping); the delivery role writes only archive/ and errors/archive/', () => {
+    const archive = archived.archive!;
+    const stmts = roleStatements(at, archive.archiver.executionRole);
+    const firehose = stmts.filter((s) => asArray(s.Action as string[]).some((a) => a.startsWith('firehose:')));
+    expect(firehose).toEqual([expect.objectContaining({ Action: 'firehose:PutRecordBatch', Resource: getAtt(archive.deliveryStream) })]);
+    expect(stmts.flatMap((s) => asArray(s.Action as string[])).filter((a) => a.startsWith('dynamodb:') || a === 'kinesis:PutRecords')).toEqual([]);
+    expect(actionsOn(stmts, getAtt(archived.input.stream))).toEqual(expect.arrayContaining(['kinesis:GetRecords', 'kinesis:GetShardIterator']));
+    const role = roleStatements(at, archive.role);
+    const writes = role.filter((s) => asArray(s.Action as string[]).includes('s3:PutObject')).flatMap((s) => asArray(s.Resource));
+    expect(writes).toEqual([
+      { 'Fn::Join': ['', [getAtt(archived.outputs.bucket), '/archive/*']] },
+      { 'Fn::Join': ['', [getAtt(archived.outputs.bucket), '/errors/archive/*']] },
+    ]);
+  });
+});
