@@ -224,17 +224,32 @@ test('the archiver wrote every input record to archive/dt=…/hour=…/, once pe
   expect([...seen.values()].filter((n) => n !== 1)).toEqual([]);
 });
 
-test('reprocess from the input archive (--source archive) equals the same oracle; without an archive it is refused, naming inputArchive', async () => {
-  const args = ['--job', JOB, '--from', new Date(START).toISOString(), '--checkpoint-dir', checkpointDir, '--source', 'archive', '--fresh'];
+test('reprocess from the input archive (--source archive, interrupted and resumed; auto beyond retention) equals the same oracle; without an archive it is refused, naming inputArchive', async () => {
+  const args = ['--job', JOB, '--from', new Date(START).toISOString(), '--checkpoint-dir', checkpointDir, '--source', 'archive'];
   const noArchive = io({ target: resolveTarget('local', { endpoint: target.endpoint, outputs: Object.fromEntries(Object.entries(target.outputs).map(([stack, values]) => [stack, Object.fromEntries(Object.entries(values).filter(([k]) => k !== 'InputArchive'))])) }) });
   expect(await runReprocess(args, noArchive)).toBe(1);
   expect(noArchive.err.join('')).toMatch(/has no input archive; deploy it with the source setting inputArchive: true/);
 
-  const run = io();
+  // Two days later the stream (24 h) no longer holds this input: by default (--source auto) the
+  // archive is read; without one, the refusal names the setting.
+  const later = { now: () => Date.now() + 48 * 3_600_000 };
+  const beyond = ['--job', JOB, '--from', new Date(START).toISOString(), '--checkpoint-dir', checkpointDir, '--dry-run'];
+  const refused = io({ ...later, target: noArchive.target });
+  expect(await runReprocess(beyond, refused)).toBe(1);
+  expect(refused.err.join('')).toMatch(/keeps 24 h .*the source setting inputArchive: true archives the input to S3/);
+  const auto = io(later);
+  expect(await runReprocess(beyond, auto)).toBe(0);
+  expect(auto.out.join('')).toMatch(/read 900 records from 1 shard \(the input archive's \d+ objects, then the stream\)/);
+
+  // Interrupted after its first chunk and resumed: the checkpoint works the same from the archive.
+  const first = io({ chunkSize: 20, afterChunk: (delivered) => { if (delivered === 20) throw new Error('simulated crash'); } });
+  await expect(runReprocess(args, first)).rejects.toThrow('simulated crash');
+  expect(first.err.join('')).toMatch(/input archive read \(\d+ objects, 900 records of 1 shards\)/);
+  const run = io({ chunkSize: 20 });
   expect(await runReprocess(args, run)).toBe(0);
+  expect(run.err.join('')).toMatch(/resuming run \d+ \(20 of \d+ results delivered\)/);
   const summary = run.out.join('');
   expect(summary).toMatch(/read 900 records from 1 shard \(the input archive's \d+ objects, then the stream\)/);
-  expect(run.err.join('')).toMatch(/input archive read \(\d+ objects, 900 records of 1 shards\)/);
   await cloud.server.firehose.flushAll();
   const runId = Number(/as revision (\d+)/.exec(summary)?.[1]);
   const toMs = Date.parse(/windows \S+ – (\S+),/.exec(summary)?.[1] as string);
