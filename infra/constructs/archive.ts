@@ -18,7 +18,7 @@ import { Construct } from 'constructs';
 import { archiverEnvironment } from '../../functions/contract/env';
 import { ARCHIVER_ACTIONS } from '../../functions/contract/permissions';
 import { ARCHIVE_PARTITION_QUERY, ARCHIVE_PREFIX } from '../../functions/core/archive-records';
-import { PREFIX } from './delivery';
+import { partitionedS3Destination, PREFIX } from './delivery';
 import { RiffleFunction } from './riffle-function';
 
 export interface InputArchiveProps {
@@ -65,28 +65,17 @@ export class InputArchive extends Construct {
     this.deliveryStream = new firehose.CfnDeliveryStream(this, 'Stream', {
       deliveryStreamType: 'DirectPut',
       deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
-      extendedS3DestinationConfiguration: {
-        bucketArn: props.bucket.bucketArn,
-        roleArn: this.role.roleArn,
+      // The largest buffers: the archive is read rarely and whole, fewer objects are cheaper.
+      extendedS3DestinationConfiguration: partitionedS3Destination({
+        bucket: props.bucket,
+        role: this.role,
         prefix: ARCHIVE_OUTPUT_PREFIX,
         errorOutputPrefix: `${errors}!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd}/`,
-        compressionFormat: 'GZIP',
-        // The largest buffers: the archive is read rarely and whole, fewer objects are cheaper.
         bufferingHints: { intervalInSeconds: 300, sizeInMBs: 128 },
-        dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
-        processingConfiguration: {
-          enabled: true,
-          processors: [{
-            type: 'MetadataExtraction',
-            parameters: [
-              { parameterName: 'MetadataExtractionQuery', parameterValue: ARCHIVE_PARTITION_QUERY },
-              { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
-            ],
-          }],
-        },
-        encryptionConfiguration: { noEncryptionConfig: 'NoEncryption' },
-        cloudWatchLoggingOptions: { enabled: true, logGroupName: logGroup.logGroupName, logStreamName: logStream.logStreamName },
-      },
+        partitionQuery: ARCHIVE_PARTITION_QUERY,
+        logGroup,
+        logStream,
+      }),
     });
     this.deliveryStream.node.addDependency(this.role);
     props.bucket.addLifecycleRule({ id: 'expire-archive', prefix: ARCHIVE_PREFIX, expiration: Duration.days(props.retentionDays ?? 365) });

@@ -71,6 +71,49 @@ export function errorOutputPrefix(kind: OutputKind): string {
 }
 
 /** IDs of the S3 request-metrics filters the operations alarms read. */
+/** What differs between Riffle's partitioned JSON-lines delivery streams; the rest is the same for all. */
+export interface PartitionedS3DestinationProps {
+  readonly bucket: s3.IBucket;
+  readonly role: iam.IRole;
+  readonly prefix: string;
+  readonly errorOutputPrefix: string;
+  readonly bufferingHints: firehose.CfnDeliveryStream.BufferingHintsProperty;
+  /** The JQ query whose fields name the partitions the prefix uses. */
+  readonly partitionQuery: string;
+  readonly logGroup: logs.ILogGroup;
+  readonly logStream: logs.LogStream;
+}
+
+/**
+ * An S3 destination writing GZIP JSON lines under dynamic partitions, logging to CloudWatch, with
+ * objects under the bucket's default encryption (SSE-S3). No AppendDelimiterToRecord: functions send
+ * one JSON object + '\n' per record, so the objects are JSON lines on LocalStack too, which ignores
+ * processors.
+ */
+export function partitionedS3Destination(props: PartitionedS3DestinationProps): firehose.CfnDeliveryStream.ExtendedS3DestinationConfigurationProperty {
+  return {
+    bucketArn: props.bucket.bucketArn,
+    roleArn: props.role.roleArn,
+    prefix: props.prefix,
+    errorOutputPrefix: props.errorOutputPrefix,
+    compressionFormat: 'GZIP',
+    bufferingHints: props.bufferingHints,
+    dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
+    processingConfiguration: {
+      enabled: true,
+      processors: [{
+        type: 'MetadataExtraction',
+        parameters: [
+          { parameterName: 'MetadataExtractionQuery', parameterValue: props.partitionQuery },
+          { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
+        ],
+      }],
+    },
+    encryptionConfiguration: { noEncryptionConfig: 'NoEncryption' },
+    cloudWatchLoggingOptions: { enabled: true, logGroupName: props.logGroup.logGroupName, logStreamName: props.logStream.logStreamName },
+  };
+}
+
 export const METRICS_FILTER = { failed: 'failed', deliveryErrors: 'delivery-errors' } as const;
 
 export interface OutputBucketProps {
@@ -236,30 +279,16 @@ export class JobDelivery extends Construct {
       const stream = new firehose.CfnDeliveryStream(this, `${Kind}Stream`, {
         deliveryStreamType: 'DirectPut',
         deliveryStreamEncryptionConfigurationInput: { keyType: 'AWS_OWNED_CMK' },
-        extendedS3DestinationConfiguration: {
-          bucketArn: props.bucket.bucketArn,
-          roleArn: role.roleArn,
+        extendedS3DestinationConfiguration: partitionedS3Destination({
+          bucket: props.bucket,
+          role,
           prefix: outputPrefix(kind, props.job),
           errorOutputPrefix: errorOutputPrefix(kind),
-          compressionFormat: 'GZIP',
           bufferingHints: { intervalInSeconds: intervalSeconds, sizeInMBs: sizeMb },
-          dynamicPartitioningConfiguration: { enabled: true, retryOptions: { durationInSeconds: 300 } },
-          // No AppendDelimiterToRecord: functions send one JSON object + '\n' per record, so the
-          // objects are JSON lines on LocalStack too, which ignores processors.
-          processingConfiguration: {
-            enabled: true,
-            processors: [{
-              type: 'MetadataExtraction',
-              parameters: [
-                { parameterName: 'MetadataExtractionQuery', parameterValue: partitionQuery(kind) },
-                { parameterName: 'JsonParsingEngine', parameterValue: 'JQ-1.6' },
-              ],
-            }],
-          },
-          // Objects take the bucket's default encryption (SSE-S3).
-          encryptionConfiguration: { noEncryptionConfig: 'NoEncryption' },
-          cloudWatchLoggingOptions: { enabled: true, logGroupName: this.logGroup.logGroupName, logStreamName: logStream.logStreamName },
-        },
+          partitionQuery: partitionQuery(kind),
+          logGroup: this.logGroup,
+          logStream,
+        }),
       });
       const bucketElement = props.bucket.node.defaultChild;
       if (bucketElement instanceof CfnElement) {
