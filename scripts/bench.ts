@@ -219,7 +219,7 @@ runMain(spec, async (parsed) => {
       ['end-to-end throughput (produce → results in S3), one run', `${num(r.eventsPerSec)} events/s (target ≥ 5,000)`],
       ['end to end ÷ raw ingest of the same records (events/s ÷ events/s)', `${(r.ratioToRaw.min * 100).toFixed(0)}% / ${(r.ratioToRaw.median * 100).toFixed(0)}% / ${(r.ratioToRaw.max * 100).toFixed(0)}% (target ≥ 40%)`],
       ['total / producing', `${r.totalSeconds.toFixed(1)} s / ${r.produceSeconds.toFixed(1)} s`],
-      ['peak RSS (whole process, workers included)', `${r.peakRssMb} MB (target ≤ 1,500)`],
+      ['peak RSS (local cloud process + function processes; on Linux)', `${r.peakRssMb} MB (target ≤ 1,500)`],
       ['results exact', r.exact ? `yes (${num(r.results)} windows)` : 'NO'],
     ] as const;
     for (const [k, v] of rows) console.log(`  ${k}: ${typeof v === 'number' ? num(v) : v}`);

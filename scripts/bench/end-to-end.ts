@@ -5,7 +5,7 @@
 // RSS and whether the results are exact.
 import { CreateStreamCommand, DescribeStreamSummaryCommand, PutRecordsCommand, type PutRecordsRequestEntry } from '@aws-sdk/client-kinesis';
 import { S3Client } from '@aws-sdk/client-s3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { encodeAggregate } from '../../functions/core/kpl';
@@ -85,10 +85,14 @@ export async function benchEndToEnd(options: { events?: number; aggregation?: nu
   const assembly = mkdtempSync(path.join(os.tmpdir(), 'riffle-bench-cdk-'));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'riffle-bench-cloud-'));
   let peakRss = 0;
-  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 100);
+  // Functions run as child processes (local/lambda): their resident memory is added to this
+  // process's, read from /proc (Linux; elsewhere only this process is counted, and the report says so).
+  let functionPids: () => number[] = () => [];
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss + functionPids().reduce((sum, pid) => sum + residentBytes(pid), 0))), 100);
   try {
     await synth({ outdir: assembly, jobs: [JOB], log });
     const cloud = await startLocalCloud({ port: 0, dataDir, assembly, log: () => undefined, warn: log, functionLogs: () => undefined });
+    functionPids = () => cloud.runtime.processIds();
     try {
       // Enough records for ≥ 10 PutRecords calls of 500 (aggregates carry `aggregation` events each).
       const rawSample = Math.min(events, aggregation > 1 ? 500_000 : 50_000);
@@ -152,5 +156,15 @@ export async function benchEndToEnd(options: { events?: number; aggregation?: nu
     clearInterval(sampler);
     rmSync(assembly, { recursive: true, force: true });
     rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Resident set of a process in bytes (VmRSS of /proc/<pid>/status); 0 where /proc is absent or the process is gone. */
+function residentBytes(pid: number): number {
+  try {
+    const match = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return match ? Number(match[1]) * 1024 : 0;
+  } catch {
+    return 0;
   }
 }
