@@ -29,6 +29,15 @@ export function streamNameOf(nameOrArn: string): string {
   return consumer >= 0 ? name.slice(0, consumer) : name;
 }
 
+/** Adds `listener` to the set of `stream` (name or ARN); returns its removal. */
+function addListener(sets: Map<string, Set<() => void>>, stream: string, listener: () => void): () => void {
+  const name = streamNameOf(stream);
+  let set = sets.get(name);
+  if (!set) sets.set(name, (set = new Set()));
+  set.add(listener);
+  return () => set.delete(listener);
+}
+
 export class StreamConsumers {
   private readonly consumers = new Map<string, Consumer>();
   private readonly listeners = new Map<string, Set<() => void>>();
@@ -38,11 +47,7 @@ export class StreamConsumers {
 
   /** Calls `listener` ~70 ms after records are stored on `stream` (name or ARN); returns the unsubscribe. */
   subscribe(stream: string, listener: () => void): () => void {
-    const name = streamNameOf(stream);
-    let set = this.listeners.get(name);
-    if (!set) this.listeners.set(name, (set = new Set()));
-    set.add(listener);
-    return () => set.delete(listener);
+    return addListener(this.listeners, stream, listener);
   }
 
   /**
@@ -51,11 +56,7 @@ export class StreamConsumers {
    * "idle" (LocalCloud.waitForIdle) never holds while stored records wait for the next poll.
    */
   watch(stream: string, listener: () => void): () => void {
-    const name = streamNameOf(stream);
-    let set = this.watchers.get(name);
-    if (!set) this.watchers.set(name, (set = new Set()));
-    set.add(listener);
-    return () => set.delete(listener);
+    return addListener(this.watchers, stream, listener);
   }
 
   /** PutRecord(s) stored records on `stream`: tell its watchers now, push to its subscriptions after the delay. */

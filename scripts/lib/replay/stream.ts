@@ -4,6 +4,7 @@
 // with the original shard id and sequence numbers plus the replay request (core/protocol/replay.ts).
 import { GetRecordsCommand, GetShardIteratorCommand, type KinesisClient, type _Record } from '@aws-sdk/client-kinesis';
 import { InvokeCommand, type LambdaClient } from '@aws-sdk/client-lambda';
+import { chunkBy } from '../../../functions/commons/retry';
 import { compareSequenceNumbers } from '../../../functions/core/positions';
 import { REPLAY_EVENT_FIELD, type ReplayRequest, type ReplayResponse } from '../../../functions/core/protocol/replay';
 
@@ -50,21 +51,8 @@ export async function readRange(kinesis: KinesisClient, stream: string, shardId:
 
 /** Split records into invocations that fit the payload limit. */
 export function chunks(records: readonly StreamRecord[]): StreamRecord[][] {
-  const out: StreamRecord[][] = [];
-  let current: StreamRecord[] = [];
-  let bytes = 0;
-  for (const r of records) {
-    const size = Math.ceil(r.data.length / 3) * 4 + 400;
-    if (current.length > 0 && (current.length >= CHUNK_RECORDS || bytes + size > CHUNK_PAYLOAD_BYTES)) {
-      out.push(current);
-      current = [];
-      bytes = 0;
-    }
-    current.push(r);
-    bytes += size;
-  }
-  if (current.length > 0) out.push(current);
-  return out;
+  // Base64 in the event grows data by 4/3; ~400 bytes of record envelope each.
+  return chunkBy(records, CHUNK_RECORDS, CHUNK_PAYLOAD_BYTES, (r) => Math.ceil(r.data.length / 3) * 4 + 400);
 }
 
 /** The Kinesis event Lambda would deliver for these records, plus the replay request. */
